@@ -1,0 +1,122 @@
+"""The JSON API under /api: book, list, inspect and cancel calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .bookings import CallNotCancellable, CallNotFound
+from .models import Call, CallStatus
+from .problems import PROBLEM_TYPES, Problem
+from .validation import InvalidRequest, parse_json_request
+
+MAX_LIST_LIMIT = 200
+MAX_SQLITE_INTEGER = 2**63 - 1
+_STATUS_NAMES = frozenset(status.value for status in CallStatus)
+
+
+async def create_call(request: web.Request) -> web.Response:
+    document = await _json_body(request)
+    bookings = request.app[keys.BOOKINGS]
+    try:
+        call_request = parse_json_request(document, bookings.rules())
+    except InvalidRequest as exc:
+        raise _invalid(exc.errors) from None
+    call = await bookings.book(call_request)
+    location = str(request.app.router["api_call"].url_for(call_id=str(call.id)))
+    return web.json_response(call_json(call), status=201, headers={"Location": location})
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    statuses, limit = _list_filters(request.query)
+    calls = await request.app[keys.STORE].list_calls(statuses=statuses, limit=limit)
+    return web.json_response({"calls": [call_json(call) for call in calls]})
+
+
+async def get_call(request: web.Request) -> web.Response:
+    call_id = _call_id(request)
+    call = await request.app[keys.STORE].get_call(call_id)
+    if call is None:
+        raise _not_found(call_id)
+    return web.json_response(call_json(call))
+
+
+async def cancel_call(request: web.Request) -> web.Response:
+    call_id = _call_id(request)
+    try:
+        call = await request.app[keys.BOOKINGS].cancel(call_id)
+    except CallNotFound:
+        raise _not_found(call_id) from None
+    except CallNotCancellable as exc:
+        title = PROBLEM_TYPES["call-not-cancellable"][0]
+        raise Problem(409, title, str(exc), slug="call-not-cancellable") from None
+    return web.json_response(call_json(call))
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "direction": call.direction,
+        "to": call.to,
+        "from": call.from_,
+        "at": call.at.isoformat(),
+        "timezone": call.timezone,
+        "status": call.status,
+        "joke": call.joke,
+        "hangup_cause": call.hangup_cause,
+        "created_at": call.created_at.isoformat(),
+        "updated_at": call.updated_at.isoformat(),
+        "events": [
+            {"at": entry.at.isoformat(), "status": entry.status, "detail": entry.detail} for entry in call.events
+        ],
+    }
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        title, detail = PROBLEM_TYPES["unsupported-media-type"]
+        raise Problem(
+            415, title, f"{detail} (got {request.content_type or 'no Content-Type'})", slug="unsupported-media-type"
+        )
+    try:
+        return json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        title, detail = PROBLEM_TYPES["malformed-json"]
+        raise Problem(400, title, f"{detail} ({exc})", slug="malformed-json") from None
+
+
+def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
+    errors = {}
+    statuses = None
+    if query.get("status"):
+        names = query["status"].split(",")
+        unknown = [name for name in names if name not in _STATUS_NAMES]
+        if unknown:
+            errors["status"] = f"unknown status {unknown[0]!r}; use one of {', '.join(CallStatus)}"
+        statuses = [CallStatus(name) for name in names if not unknown]
+    limit = query.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST_LIMIT:
+        errors["limit"] = f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}"
+    if errors:
+        raise _invalid(errors)
+    return statuses, int(limit)
+
+
+def _call_id(request: web.Request) -> int:
+    call_id = int(request.match_info["call_id"])
+    if call_id > MAX_SQLITE_INTEGER:
+        raise _not_found(call_id)
+    return call_id
+
+
+def _invalid(errors: dict[str, str]) -> Problem:
+    title, detail = PROBLEM_TYPES["invalid-request"]
+    return Problem(400, title, detail, slug="invalid-request", errors=errors)
+
+
+def _not_found(call_id: int) -> Problem:
+    title, detail = PROBLEM_TYPES["call-not-found"]
+    return Problem(404, title, f"There is no call {call_id}. {detail}", slug="call-not-found")

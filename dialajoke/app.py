@@ -1,0 +1,163 @@
+"""create_app(config): the one place where the service is wired together."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from . import __version__, keys
+from .background import BackgroundTasks
+from .bookings import Bookings
+from .call_control import CallControl
+from .clock import Clock, SystemClock
+from .config import Config, ConfigError, TelnyxConfig
+from .jokes import HttpJokes, JokeSource, OfflineJokes
+from .middlewares import error_middleware, request_id_middleware
+from .models import Call
+from .routes import setup_routes
+from .scheduler import UnifiedTimedQueue
+from .signing import SignatureVerifier
+from .simulator import TelnyxSimulator
+from .store import SqliteCallStore
+from .telnyx import TelnyxClient
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+    """Config in, app out. ``clock`` is for tests that move time by hand."""
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware], client_max_size=config.http.client_max_size
+    )
+    app[keys.CONFIG] = config
+    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.STARTED_AT] = time.monotonic()
+    _setup_templates(app, config)
+    setup_routes(app, config.cors)
+    if not config.telnyx.is_live:
+        simulator = TelnyxSimulator(app[keys.CLOCK], config.webhook_url, config.simulator.time_scale)
+        app[keys.SIMULATOR] = simulator
+        app.add_subapp("/simulator", simulator.app())
+    # Teardown runs in reverse: the queue stops first, then webhook work drains, then the
+    # store and the HTTP session close under it.
+    app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, webhook_tasks_ctx, queue_ctx])
+    return app
+
+
+def _setup_templates(app: web.Application, config: Config) -> None:
+    folder = Path(config.templates_dir)
+    if not (folder / "index.html").is_file():
+        raise ConfigError(f"templates_dir {str(folder)!r} has no index.html: point it at the project's templates/")
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(folder), autoescape=True)
+    env.filters["local_time"] = local_time
+    env.globals["version"] = __version__
+
+
+def local_time(call: Call) -> str:
+    """When a call is due, on the clock of the person who booked it."""
+    return call.at.astimezone(ZoneInfo(call.timezone)).strftime("%a %d %b %Y, %H:%M:%S %Z")
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP_SESSION] = session
+        yield
+
+
+async def simulator_ctx(app: web.Application) -> AsyncIterator[None]:
+    simulator = app.get(keys.SIMULATOR)
+    if simulator is None:
+        logger.info("Telnyx: live, at %s", app[keys.CONFIG].telnyx.api_base_url)
+        yield
+        return
+    await simulator.start(app[keys.HTTP_SESSION])
+    logger.info("Telnyx: no telnyx.api_key set, so calls go to the embedded simulator (see README)")
+    yield
+    await simulator.close()
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = await SqliteCallStore.open(app[keys.CONFIG].database.path, app[keys.CLOCK])
+    app[keys.STORE] = store
+    yield
+    await store.close()
+
+
+async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
+    config, session = app[keys.CONFIG], app[keys.HTTP_SESSION]
+    account = _telnyx_account(app)
+    app[keys.TELNYX] = TelnyxClient(session, account.api_base_url, account.api_key, config.telnyx.request_timeout_s)
+    app[keys.VERIFIER] = SignatureVerifier(account.public_key, config.telnyx.webhook_tolerance_s)
+    app[keys.JOKES] = _joke_source(config, session)
+    app[keys.CALL_CONTROL] = CallControl(
+        app[keys.STORE], app[keys.TELNYX], app[keys.JOKES], account.settings, config.webhook_url, app[keys.CLOCK]
+    )
+    yield
+
+
+class TelnyxAccount(NamedTuple):
+    settings: TelnyxConfig
+    public_key: str
+    api_base_url: str
+    api_key: str
+
+
+def _telnyx_account(app: web.Application) -> TelnyxAccount:
+    """The real account from config, or the simulator's generated one."""
+    config = app[keys.CONFIG]
+    simulator = app.get(keys.SIMULATOR)
+    if simulator is None:
+        telnyx = config.telnyx
+        return TelnyxAccount(telnyx, telnyx.public_key, telnyx.api_base_url, telnyx.api_key)
+    settings = dataclasses.replace(
+        config.telnyx,
+        connection_id=config.telnyx.connection_id or "simulator",
+        from_number=config.telnyx.from_number or simulator.number,
+    )
+    return TelnyxAccount(settings, simulator.public_key, _local_base_url(config) + "/simulator/v2", simulator.api_key)
+
+
+def _local_base_url(config: Config) -> str:
+    host = config.http.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.http.port}"
+
+
+def _joke_source(config: Config, session: aiohttp.ClientSession) -> JokeSource:
+    offline = OfflineJokes()
+    if not config.jokes.api_url:
+        return offline
+    return HttpJokes(session, config.jokes.api_url, config.jokes.timeout_s, fallback=offline)
+
+
+async def webhook_tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    tasks = BackgroundTasks()
+    app[keys.WEBHOOK_TASKS] = tasks
+    yield
+    await tasks.close(SHUTDOWN_GRACE_S)
+
+
+async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    call_control = app[keys.CALL_CONTROL]
+    async with UnifiedTimedQueue(call_control.dial, clock=app[keys.CLOCK]) as queue:
+        app[keys.QUEUE] = queue
+        bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduling)
+        app[keys.BOOKINGS] = bookings
+        await bookings.restore()
+        yield

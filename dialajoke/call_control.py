@@ -1,0 +1,190 @@
+"""CallControl: dials due calls and turns each Telnyx event into the next command.
+
+answered -> speak the joke; speak ended -> hang up; hangup -> record the outcome.
+Webhooks come late, twice, or out of order (reference sections 5.3 and 6.2), so every
+step is a conditional status move in the store: a step that has already happened, or
+that the call has gone past, changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from .clock import Clock
+from .config import TelnyxConfig
+from .events import TelnyxEvent, encode_client_state
+from .jokes import JokeSource
+from .models import Call, CallStatus, Direction
+from .store import CallStore
+from .telnyx import TelnyxClient, TelnyxError
+
+logger = logging.getLogger(__name__)
+
+HANGUP_OUTCOMES = {
+    "normal_clearing": CallStatus.COMPLETED,
+    "time_limit": CallStatus.COMPLETED,
+    "user_busy": CallStatus.BUSY,
+    "call_rejected": CallStatus.BUSY,
+    "timeout": CallStatus.NO_ANSWER,
+    "no_answer": CallStatus.NO_ANSWER,
+    "originator_cancel": CallStatus.NO_ANSWER,
+}
+"""Telnyx's hangup_cause -> our final status; anything else (not_found, unspecified) is a failure."""
+
+
+def outcome_of(hangup_cause: str | None) -> CallStatus:
+    return HANGUP_OUTCOMES.get(hangup_cause or "", CallStatus.FAILED)
+
+
+EventHandler = Callable[[Call, TelnyxEvent], Awaitable[None]]
+
+
+class CallControl:
+    """The call flow, between the store and Telnyx.
+
+    :param settings: connection, caller number, voice and language for commands.
+    :param webhook_url: where Telnyx should report the calls we place.
+    """
+
+    def __init__(
+        self,
+        store: CallStore,
+        telnyx: TelnyxClient,
+        jokes: JokeSource,
+        settings: TelnyxConfig,
+        webhook_url: str,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._telnyx = telnyx
+        self._jokes = jokes
+        self._settings = settings
+        self._webhook_url = webhook_url
+        self._clock = clock
+        self._handlers: dict[str, EventHandler] = {
+            "call.initiated": self._on_initiated,
+            "call.answered": self._on_answered,
+            "call.speak.ended": self._on_speak_ended,
+            "call.hangup": self._on_hangup,
+        }
+
+    @property
+    def from_number(self) -> str:
+        """The caller id our calls present."""
+        return self._settings.from_number
+
+    async def dial(self, call_id: int) -> None:
+        """Place a scheduled call; a call cancelled or already dialed meanwhile is left alone."""
+        call = await self._store.move(call_id, CallStatus.DIALING, "dialing")
+        if call is None:
+            return
+        try:
+            dialed = await self._telnyx.dial(
+                to=call.to,
+                from_=call.from_,
+                connection_id=self._settings.connection_id,
+                webhook_url=self._webhook_url,
+                client_state=encode_client_state(call.ref),
+                command_id=f"{call.ref}:dial",
+                timeout_secs=self._settings.ring_timeout_s,
+            )
+        except TelnyxError as exc:
+            await self._store.move(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}")
+            return
+        await self._store.attach_call_control_id(call.id, dialed.call_control_id)
+
+    async def handle(self, event: TelnyxEvent) -> None:
+        """Act on one verified, first-seen webhook event."""
+        call = await self._store.find_call(ref=event.ref, call_control_id=event.call_control_id)
+        if call is None:
+            if event.event_type == "call.initiated" and event.is_incoming:
+                await self._answer_incoming(event)
+            else:
+                logger.warning(
+                    "%s %s is for a call we do not know (call_control_id %s); acknowledged and ignored",
+                    event.event_type,
+                    event.id,
+                    event.call_control_id,
+                )
+            return
+        if event.call_control_id and call.call_control_id is None:
+            await self._store.attach_call_control_id(call.id, event.call_control_id)
+        handler = self._handlers.get(event.event_type)
+        if handler is None:
+            logger.debug("call %s: no action for %s", call.id, event.event_type)
+            return
+        await handler(call, event)
+
+    async def _on_initiated(self, call: Call, event: TelnyxEvent) -> None:
+        await self._store.move(call.id, CallStatus.RINGING, "call.initiated: ringing")
+
+    async def _on_answered(self, call: Call, event: TelnyxEvent) -> None:
+        answered = await self._store.move(call.id, CallStatus.ANSWERED, "call.answered")
+        if answered is not None:
+            await self._tell_joke(answered, event.call_control_id or answered.call_control_id or "")
+
+    async def _tell_joke(self, call: Call, call_control_id: str) -> None:
+        joke = await self._jokes.joke()
+        speaking = await self._store.move(call.id, CallStatus.SPEAKING, "speaking the joke", joke=joke)
+        if speaking is None:
+            return
+        try:
+            await self._telnyx.speak(
+                call_control_id,
+                payload=joke,
+                voice=self._settings.voice,
+                language=self._settings.language,
+                command_id=f"{call.ref}:speak",
+            )
+        except TelnyxError as exc:
+            if exc.call_has_ended:
+                await self._store.add_note(call.id, "the callee hung up before the joke began")
+                return
+            await self._store.move(call.id, CallStatus.FAILED, f"speak failed: {exc.describe()}")
+            await self._hang_up(call, call_control_id)
+
+    async def _on_speak_ended(self, call: Call, event: TelnyxEvent) -> None:
+        if event.status not in (None, "completed"):
+            await self._store.add_note(call.id, f"the joke was cut short ({event.status})")
+            return
+        await self._store.add_note(call.id, "joke spoken; hanging up")
+        await self._hang_up(call, event.call_control_id or call.call_control_id or "")
+
+    async def _on_hangup(self, call: Call, event: TelnyxEvent) -> None:
+        cause = event.hangup_cause or "unspecified"
+        outcome = outcome_of(cause)
+        await self._store.move(call.id, outcome, f"call.hangup: {cause}", hangup_cause=cause)
+
+    async def _hang_up(self, call: Call, call_control_id: str) -> None:
+        try:
+            await self._telnyx.hangup(call_control_id, command_id=f"{call.ref}:hangup")
+        except TelnyxError as exc:
+            if not exc.call_has_ended:
+                logger.warning("call %s: hangup refused: %s", call.id, exc.describe())
+                await self._store.add_note(call.id, f"hangup failed: {exc.describe()}")
+
+    async def _answer_incoming(self, event: TelnyxEvent) -> None:
+        """Someone rang the joke line: answer, and the answered event tells the joke."""
+        call = await self._store.add_call(
+            direction=Direction.INBOUND,
+            to=event.to or self._settings.from_number,
+            from_=event.from_ or "unknown",
+            at=datetime.fromtimestamp(self._clock.time(), UTC),
+            timezone="UTC",
+            status=CallStatus.RINGING,
+            detail=f"incoming call from {event.from_ or 'an unknown number'}",
+            call_control_id=event.call_control_id,
+        )
+        try:
+            await self._telnyx.answer(
+                event.call_control_id or "",
+                client_state=encode_client_state(call.ref),
+                command_id=f"{call.ref}:answer",
+            )
+        except TelnyxError as exc:
+            if exc.call_has_ended:
+                await self._store.move(call.id, CallStatus.NO_ANSWER, "the caller hung up before we answered")
+            else:
+                await self._store.move(call.id, CallStatus.FAILED, f"answer failed: {exc.describe()}")

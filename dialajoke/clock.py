@@ -1,0 +1,44 @@
+"""Wall-clock time as a collaborator, so tests can move it instead of waiting for it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Alarm(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Epoch time and alarms on it.
+
+    ``wake_at`` may call back *before* ``when`` (never after, but for scheduling jitter):
+    callers re-read :meth:`time` and re-arm, which also keeps them right when the wall
+    clock is stepped.
+    """
+
+    def time(self) -> float: ...
+
+    def wake_at(self, when: float, callback: Callable[[], None]) -> Alarm: ...
+
+
+class SystemClock:
+    """The real clock: ``time.time()`` for the date, the loop's monotonic timer for waiting.
+
+    Long waits are cut into steps of at most ``max_sleep_s``: the kernel's timer slack
+    grows with the length of a sleep, and a short final step lands within a millisecond
+    or two of the due time. It also notices a wall-clock step within ``max_sleep_s``.
+    """
+
+    def __init__(self, max_sleep_s: float = 1.0) -> None:
+        self.max_sleep_s = max_sleep_s
+
+    def time(self) -> float:
+        return time.time()
+
+    def wake_at(self, when: float, callback: Callable[[], None]) -> Alarm:
+        delay = min(max(when - time.time(), 0.0), self.max_sleep_s)
+        return asyncio.get_running_loop().call_later(delay, callback)

@@ -1,0 +1,340 @@
+"""Settings: one JSON file, every key overridable from the environment.
+
+``DIALAJOKE_`` + the key path in capitals, levels joined by ``__``, overrides a key:
+``DIALAJOKE_TELNYX__API_KEY`` sets ``telnyx.api_key``. The dataclass defaults below are
+the working development settings; config.dev.json spells the same values out so a
+newcomer can see every knob. Everything is validated once, at start-up, and a bad
+value stops the service with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import typing
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+ENV_PREFIX = "DIALAJOKE_"
+ENV_LEVEL_SEPARATOR = "__"
+DEFAULT_CONFIG_PATH = Path("config.dev.json")
+TELNYX_API_BASE_URL = "https://api.telnyx.com/v2"
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range; the message names the key."""
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    client_max_size: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TelnyxConfig:
+    api_key: str = field(default="", repr=False)
+    connection_id: str = ""
+    from_number: str = ""
+    public_key: str = ""
+    api_base_url: str = TELNYX_API_BASE_URL
+    voice: str = "female"
+    language: str = "en-US"
+    ring_timeout_s: int = 30
+    request_timeout_s: float = 10.0
+    webhook_tolerance_s: int = 300
+
+    @property
+    def is_live(self) -> bool:
+        """With an API key the service talks to the real Telnyx, without one to the simulator."""
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = "var/dialajoke.sqlite3"
+
+
+@dataclass(frozen=True)
+class JokesConfig:
+    api_url: str = ""
+    timeout_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class SchedulingConfig:
+    default_region: str = "US"
+    default_timezone: str = ""
+    max_days_ahead: int = 30
+
+
+@dataclass(frozen=True)
+class CorsConfig:
+    origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    public_url: str = "http://127.0.0.1:8080"
+    templates_dir: str = "templates"
+    log_level: str = "INFO"
+    http: HttpConfig = HttpConfig()
+    telnyx: TelnyxConfig = TelnyxConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    jokes: JokesConfig = JokesConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+    cors: CorsConfig = CorsConfig()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.public_url.rstrip("/") + "/webhook"
+
+
+SECRET_KEYS = frozenset({"telnyx.api_key"})
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path``, apply ``DIALAJOKE_*`` overrides from ``environ``, validate.
+
+    :raises ConfigError: with one line naming the offending key.
+    """
+    raw = _read_json(Path(path))
+    _apply_environment(raw, {} if environ is None else environ)
+    config = typing.cast(Config, _build(Config, raw, prefix=""))
+    _check(config)
+    return config
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object of settings")
+    return data
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_LEVEL_SEPARATOR)]
+        if not _is_known_key(Config, path):
+            raise ConfigError(f"{name} does not name a setting (levels are joined by '__', e.g. DIALAJOKE_HTTP__PORT)")
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(path[:-1])} must be an object of settings")
+            node = child
+        node[path[-1]] = _EnvText(value)
+
+
+class _EnvText(str):
+    """A value that came from the environment: text that may still need converting."""
+
+
+def _is_known_key(cls: type, path: list[str]) -> bool:
+    hints = typing.get_type_hints(cls)
+    head, *rest = path
+    if head not in hints:
+        return False
+    if dataclasses.is_dataclass(hints[head]):
+        return bool(rest) and _is_known_key(hints[head], rest)
+    return not rest
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.')} must be an object of settings")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]} is not a known setting")
+    values = {}
+    for name, hint in hints.items():
+        if name not in raw:
+            continue
+        key = prefix + name
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(typing.cast(type, hint), raw[name], key + ".")
+        else:
+            values[name] = _coerce(key, hint, raw[name])
+    return cls(**values)
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    from_env = isinstance(value, _EnvText)
+    shown = "(secret)" if key in SECRET_KEYS else repr(str(value) if from_env else value)
+    try:
+        return _CONVERTERS[_kind(hint)](value, from_env)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{key} must be {_DESCRIPTIONS[_kind(hint)]}, not {shown}") from None
+
+
+def _kind(hint: Any) -> Any:
+    return tuple if typing.get_origin(hint) is tuple else hint
+
+
+def _to_str(value: Any, from_env: bool) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return str(value)
+
+
+def _to_int(value: Any, from_env: bool) -> int:
+    if from_env:
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _to_float(value: Any, from_env: bool) -> float:
+    if from_env:
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError
+    return float(value)
+
+
+def _to_tuple(value: Any, from_env: bool) -> tuple[str, ...]:
+    if from_env:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError
+    return tuple(value)
+
+
+_CONVERTERS: dict[Any, Callable[[Any, bool], Any]] = {str: _to_str, int: _to_int, float: _to_float, tuple: _to_tuple}
+_DESCRIPTIONS = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    tuple: "a list of strings (comma-separated in the environment)",
+}
+
+
+def _check(config: Config) -> None:
+    """Range and format checks that the types alone cannot express."""
+    for key, problem in _problems(config):
+        raise ConfigError(f"{key} {problem}")
+
+
+def _problems(config: Config) -> typing.Iterator[tuple[str, str]]:
+    yield from _http_problems(config)
+    yield from _limit_problems(config)
+    yield from _scheduling_problems(config.scheduling)
+    yield from _telnyx_problems(config.telnyx)
+
+
+def _http_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
+    if not 0 <= config.http.port <= 65535:
+        yield "http.port", f"must be between 0 and 65535, not {config.http.port}"
+    if config.http.client_max_size < 1024:
+        yield "http.client_max_size", "must be at least 1024 bytes"
+    for key, url in (("public_url", config.public_url), ("telnyx.api_base_url", config.telnyx.api_base_url)):
+        if not _is_http_url(url):
+            yield key, f"must be an http(s) URL such as https://example.com, not {url!r}"
+    if config.jokes.api_url and not _is_http_url(config.jokes.api_url):
+        yield "jokes.api_url", f"must be empty or an http(s) URL, not {config.jokes.api_url!r}"
+    for origin in config.cors.origins:
+        if origin != "*" and not _is_http_url(origin):
+            yield "cors.origins", f"must hold '*' or http(s) origins, not {origin!r}"
+
+
+def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
+    telnyx = config.telnyx
+    if not config.database.path:
+        yield "database.path", "must name a file, e.g. var/dialajoke.sqlite3"
+    if not telnyx.voice:
+        yield "telnyx.voice", "must name a Telnyx voice, e.g. female or AWS.Polly.Joanna"
+    if not 5 <= telnyx.ring_timeout_s <= 600:
+        yield "telnyx.ring_timeout_s", "must be between 5 and 600 seconds (Telnyx's timeout_secs range)"
+    for key, value in (
+        ("telnyx.request_timeout_s", telnyx.request_timeout_s),
+        ("telnyx.webhook_tolerance_s", telnyx.webhook_tolerance_s),
+        ("jokes.timeout_s", config.jokes.timeout_s),
+    ):
+        if value <= 0:
+            yield key, f"must be positive, not {value}"
+    if config.simulator.time_scale < 0:
+        yield "simulator.time_scale", "must be 0 or more (1 plays calls in real time, 0 as fast as possible)"
+    if config.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        yield "log_level", "must be one of DEBUG, INFO, WARNING, ERROR"
+
+
+def _scheduling_problems(scheduling: SchedulingConfig) -> typing.Iterator[tuple[str, str]]:
+    if scheduling.max_days_ahead < 1:
+        yield "scheduling.max_days_ahead", "must be at least 1"
+    if scheduling.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        yield "scheduling.default_region", "must be a two-letter region code such as US, GB or IE"
+    if scheduling.default_timezone and not _is_timezone(scheduling.default_timezone):
+        yield "scheduling.default_timezone", "must be empty (the server's zone) or an IANA zone such as Europe/Dublin"
+
+
+def _telnyx_problems(telnyx: TelnyxConfig) -> typing.Iterator[tuple[str, str]]:
+    if telnyx.public_key and not _is_ed25519_public_key(telnyx.public_key):
+        yield "telnyx.public_key", "must be the base64 of a 32-byte Ed25519 key (Telnyx portal: Keys & Credentials)"
+    if telnyx.from_number and not _is_e164(telnyx.from_number):
+        yield (
+            "telnyx.from_number",
+            f"must be a valid number in E.164 form such as +13125550100, not {telnyx.from_number!r}",
+        )
+    if not telnyx.is_live:
+        return
+    for key, value in (
+        ("telnyx.connection_id", telnyx.connection_id),
+        ("telnyx.from_number", telnyx.from_number),
+        ("telnyx.public_key", telnyx.public_key),
+    ):
+        if not value:
+            yield key, "must be set when telnyx.api_key is set (see README: Using a real Telnyx account)"
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def _is_ed25519_public_key(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _is_e164(number: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return False
+    return number.startswith("+") and phonenumbers.is_valid_number(parsed)
+
+
+def _is_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,27 @@
+"""GET /health for load balancers and GET /info for people."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from . import __version__, keys
+
+
+async def health(request: web.Request) -> web.Response:
+    await request.app[keys.STORE].ping()
+    return web.json_response({"status": "ok"})
+
+
+async def info(request: web.Request) -> web.Response:
+    app = request.app
+    return web.json_response(
+        {
+            "name": "dial-a-joke",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - app[keys.STARTED_AT], 3),
+            "pending_calls": app[keys.BOOKINGS].pending,
+            "telnyx": "live" if app[keys.CONFIG].telnyx.is_live else "simulator",
+        }
+    )

@@ -1,0 +1,79 @@
+"""Request ids, and one error shape for every failure.
+
+The API and /webhook answer RFC 9457 problem details; browser pages get an HTML error
+page. aiohttp's own 404/405/413 and unexpected exceptions go through the same path,
+and no traceback ever reaches a client: a 500 is logged with the request id that the
+response also carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from . import keys
+from .problems import CONTENT_TYPE, PROBLEM_TYPES, Problem
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MACHINE_PREFIXES = ("/api", "/webhook")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Take the caller's X-Request-ID when it is sane, else make one; echo it on the response."""
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    request[keys.REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return render_problem(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return render_problem(request, Problem.from_http(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        request_id = request.get(keys.REQUEST_ID, "-")
+        logger.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
+        title, detail = PROBLEM_TYPES["internal-error"]
+        return render_problem(request, Problem(500, title, detail, slug="internal-error"))
+
+
+def render_problem(request: web.Request, problem: Problem) -> web.Response:
+    request_id = request.get(keys.REQUEST_ID, "-")
+    headers = {**problem.headers, REQUEST_ID_HEADER: request_id}
+    if wants_problem_json(request):
+        response = web.json_response(
+            problem.body(request.path, request_id), status=problem.status, content_type=CONTENT_TYPE
+        )
+    else:
+        context = {"problem": problem, "request_id": request_id}
+        response = aiohttp_jinja2.render_template("error.html", request, context, status=problem.status)
+    response.headers.update(headers)
+    return response
+
+
+def wants_problem_json(request: web.Request) -> bool:
+    return request.path.startswith(_MACHINE_PREFIXES)

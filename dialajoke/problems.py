@@ -1,0 +1,88 @@
+"""RFC 9457 problem details: the one error shape of the API and of /webhook.
+
+A :class:`Problem` is raised anywhere a request cannot be served; the error middleware
+renders it as ``application/problem+json`` (or as an HTML page for browser routes).
+``type`` is a relative URI under /problems/ whose page explains the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answer with a status, a one-line title and a detail saying how to fix it.
+
+    :param errors: one ``{"field", "pointer", "detail"}`` entry per invalid field.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        slug: str = "",
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = f"/problems/{slug}" if slug else "about:blank"
+        self.errors = dict(errors or {})
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def from_http(cls, exc: web.HTTPException) -> Problem:
+        """aiohttp's own errors (404, 405, 413...) in the same shape as ours."""
+        headers = {name: value for name, value in exc.headers.items() if name in ("Allow", "Retry-After")}
+        detail = _HTTP_DETAILS.get(exc.status, exc.reason)
+        return cls(exc.status, exc.reason, detail, headers=headers)
+
+    def body(self, instance: str, request_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            "request_id": request_id,
+        }
+        if self.errors:
+            body["errors"] = [
+                {"field": name, "pointer": f"#/{name}" if name else "#", "detail": message}
+                for name, message in self.errors.items()
+            ]
+        return body
+
+
+_HTTP_DETAILS = {
+    404: "Nothing lives at this address. See the README for the API's paths.",
+    405: "This address does not accept that method; the Allow header lists the ones it does.",
+    413: "The request body is too large for this service.",
+}
+
+PROBLEM_TYPES = {
+    "invalid-request": ("Invalid request", "A field of the request is missing or wrong; `errors` lists each one."),
+    "malformed-json": ("Malformed JSON", "The body could not be read as JSON; send a JSON object."),
+    "unsupported-media-type": ("Unsupported media type", "Send the body as application/json."),
+    "call-not-found": ("Call not found", "No call has this id; list calls with GET /api/calls."),
+    "call-not-cancellable": ("Call cannot be cancelled", "Only a call not yet dialed can be cancelled."),
+    "invalid-signature": (
+        "Invalid webhook signature",
+        "The telnyx-signature-ed25519 and telnyx-timestamp headers must prove the body came from Telnyx"
+        " within the last 300 seconds; check telnyx.public_key and the sender's clock.",
+    ),
+    "malformed-event": (
+        "Malformed webhook event",
+        "The body must be a Telnyx event envelope with data.id and data.event_type.",
+    ),
+    "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
+}

@@ -1,0 +1,312 @@
+"""Where calls live: a small async interface, and SQLite behind it.
+
+The schedule must survive a restart, so every call is a row and every step of its life
+a row on its timeline. Other backends (PostgreSQL for several instances) implement the
+same :class:`CallStore` contract.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .clock import Clock
+from .models import Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
+
+logger = logging.getLogger(__name__)
+
+
+class CallStore(abc.ABC):
+    """The contract every store keeps. All times are aware UTC datetimes."""
+
+    @abc.abstractmethod
+    async def add_call(
+        self,
+        *,
+        direction: Direction,
+        to: str,
+        from_: str,
+        at: datetime,
+        timezone: str,
+        status: CallStatus,
+        detail: str,
+        call_control_id: str | None = None,
+    ) -> Call:
+        """Store a new call with its first timeline entry; it is durable when this returns."""
+
+    @abc.abstractmethod
+    async def get_call(self, call_id: int) -> Call | None:
+        """The call with its timeline, or None."""
+
+    @abc.abstractmethod
+    async def find_call(self, *, ref: str | None = None, call_control_id: str | None = None) -> Call | None:
+        """The call named by our ref (from client_state) or else by Telnyx's call_control_id."""
+
+    @abc.abstractmethod
+    async def move(
+        self, call_id: int, new: CallStatus, detail: str, *, only_from: Iterable[CallStatus] = (), **fields: str | None
+    ) -> Call | None:
+        """Move a call to ``new`` if its current status allows it (see CallStatus.can_move_to).
+
+        ``only_from`` narrows the statuses the call may be in, e.g. cancelling only a scheduled call.
+
+        ``fields`` (joke, call_control_id, hangup_cause) are saved in the same transaction.
+        Returns the updated call, or None when the call is unknown or the move is not allowed.
+        """
+
+    @abc.abstractmethod
+    async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
+        """Remember Telnyx's id for a call, unless one is already known."""
+
+    @abc.abstractmethod
+    async def add_note(self, call_id: int, detail: str) -> None:
+        """Add a timeline entry that does not change the status."""
+
+    @abc.abstractmethod
+    async def list_calls(
+        self, *, statuses: Iterable[CallStatus] | None = None, limit: int = 50, upcoming: bool = False
+    ) -> list[Call]:
+        """Calls with those statuses: soonest due first when ``upcoming``, else newest first."""
+
+    @abc.abstractmethod
+    def scheduled(self) -> AsyncIterator[tuple[int, float]]:
+        """(call id, due epoch seconds) of every call still scheduled, soonest first."""
+
+    @abc.abstractmethod
+    async def remember_event(self, event_id: str, event_type: str) -> bool:
+        """Record a webhook event id; False when it was seen before."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the store cannot answer."""
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    timezone TEXT NOT NULL,
+    status TEXT NOT NULL,
+    joke TEXT,
+    call_control_id TEXT UNIQUE,
+    hangup_cause TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_status_due ON calls (status, due_at);
+CREATE TABLE IF NOT EXISTS call_events (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls (id),
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS call_events_by_call ON call_events (call_id, id);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    event_id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+"""
+
+_CALL_COLUMNS = (
+    "id, ref, direction, to_number, from_number, due_at, timezone, status, joke, call_control_id, "
+    "hangup_cause, created_at, updated_at"
+)
+_MOVABLE_FIELDS = frozenset({"joke", "call_control_id", "hangup_cause"})
+
+
+class SqliteCallStore(CallStore):
+    """SQLite in WAL mode with full sync: a write has reached the disk when its method returns.
+
+    One connection serves the process; multi-statement writes hold a lock so that two
+    coroutines never interleave inside one transaction.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, clock: Clock) -> SqliteCallStore:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        db.row_factory = sqlite3.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.executescript(SCHEMA)
+        await db.commit()
+        return cls(db, clock)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def add_call(
+        self,
+        *,
+        direction: Direction,
+        to: str,
+        from_: str,
+        at: datetime,
+        timezone: str,
+        status: CallStatus,
+        detail: str,
+        call_control_id: str | None = None,
+    ) -> Call:
+        now = self._clock.time()
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, call_control_id,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, direction, to, from_, at.timestamp(), timezone, status, call_control_id, now, now),
+            )
+            call_id = cursor.lastrowid
+            assert call_id is not None
+            await self._insert_event(call_id, now, status, detail)
+            await self._db.commit()
+        call = await self.get_call(call_id)
+        assert call is not None
+        return call
+
+    async def get_call(self, call_id: int) -> Call | None:
+        calls = await self._select(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = ?", (call_id,))
+        return calls[0] if calls else None
+
+    async def find_call(self, *, ref: str | None = None, call_control_id: str | None = None) -> Call | None:
+        for column, value in (("ref", ref), ("call_control_id", call_control_id)):
+            if value:
+                calls = await self._select(f"SELECT {_CALL_COLUMNS} FROM calls WHERE {column} = ?", (value,))
+                if calls:
+                    return calls[0]
+        return None
+
+    async def move(
+        self, call_id: int, new: CallStatus, detail: str, *, only_from: Iterable[CallStatus] = (), **fields: str | None
+    ) -> Call | None:
+        unknown = set(fields) - _MOVABLE_FIELDS
+        if unknown:
+            raise TypeError(f"move() cannot set {sorted(unknown)}")
+        allowed = sorted(CallStatus.before(new).intersection(only_from or CallStatus))
+        now = self._clock.time()
+        assignments = "".join(f", {name} = COALESCE(?, {name})" for name in fields)
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                f"UPDATE calls SET status = ?, updated_at = ?{assignments}"
+                f" WHERE id = ? AND status IN ({', '.join('?' * len(allowed))})",
+                (new, now, *fields.values(), call_id, *allowed),
+            )
+            if cursor.rowcount != 1:
+                return None
+            await self._insert_event(call_id, now, new, detail)
+            await self._db.commit()
+        logger.info("call %s is %s: %s", call_id, new, detail)
+        return await self.get_call(call_id)
+
+    async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL",
+                (call_control_id, call_id),
+            )
+            await self._db.commit()
+
+    async def add_note(self, call_id: int, detail: str) -> None:
+        now = self._clock.time()
+        async with self._write_lock:
+            await self._db.execute(
+                "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?",
+                (now, detail, call_id),
+            )
+            await self._db.commit()
+        logger.info("call %s: %s", call_id, detail)
+
+    async def list_calls(
+        self, *, statuses: Iterable[CallStatus] | None = None, limit: int = 50, upcoming: bool = False
+    ) -> list[Call]:
+        where, params = "", []
+        if statuses is not None:
+            wanted = list(statuses)
+            where = f" WHERE status IN ({', '.join('?' * len(wanted))})"
+            params = [str(status) for status in wanted]
+        order = "due_at ASC, id ASC" if upcoming else "due_at DESC, id DESC"
+        return await self._select(
+            f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?", (*params, limit)
+        )
+
+    async def scheduled(self) -> AsyncIterator[tuple[int, float]]:
+        async with self._db.execute(
+            "SELECT id, due_at FROM calls WHERE status = ? ORDER BY due_at", (CallStatus.SCHEDULED,)
+        ) as cursor:
+            async for row in cursor:
+                yield row[0], row[1]
+
+    async def remember_event(self, event_id: str, event_type: str) -> bool:
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at) VALUES (?, ?, ?)",
+                (event_id, event_type, self._clock.time()),
+            )
+            await self._db.commit()
+        return cursor.rowcount == 1
+
+    async def ping(self) -> None:
+        await self._db.execute("SELECT 1")
+
+    async def _insert_event(self, call_id: int, at: float, status: CallStatus, detail: str) -> None:
+        await self._db.execute(
+            "INSERT INTO call_events (call_id, at, status, detail) VALUES (?, ?, ?, ?)", (call_id, at, status, detail)
+        )
+
+    async def _select(self, sql: str, params: Sequence[Any]) -> list[Call]:
+        rows = await self._db.execute_fetchall(sql, params)
+        if not rows:
+            return []
+        timelines = await self._timelines([row["id"] for row in rows])
+        return [_call_from_row(row, timelines.get(row["id"], ())) for row in rows]
+
+    async def _timelines(self, call_ids: list[int]) -> dict[int, tuple[TimelineEntry, ...]]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT call_id, at, status, detail FROM call_events WHERE call_id IN ({', '.join('?' * len(call_ids))})"
+            " ORDER BY id",
+            call_ids,
+        )
+        timelines: dict[int, list[TimelineEntry]] = {}
+        for row in rows:
+            entry = TimelineEntry(epoch_to_datetime(row["at"]), CallStatus(row["status"]), row["detail"])
+            timelines.setdefault(row["call_id"], []).append(entry)
+        return {call_id: tuple(entries) for call_id, entries in timelines.items()}
+
+
+def _call_from_row(row: sqlite3.Row, events: tuple[TimelineEntry, ...]) -> Call:
+    return Call(
+        id=row["id"],
+        ref=row["ref"],
+        direction=Direction(row["direction"]),
+        to=row["to_number"],
+        from_=row["from_number"],
+        at=epoch_to_datetime(row["due_at"]),
+        timezone=row["timezone"],
+        status=CallStatus(row["status"]),
+        joke=row["joke"],
+        call_control_id=row["call_control_id"],
+        hangup_cause=row["hangup_cause"],
+        created_at=epoch_to_datetime(row["created_at"]),
+        updated_at=epoch_to_datetime(row["updated_at"]),
+        events=events,
+    )

@@ -1,0 +1,144 @@
+"""A small client for the Telnyx Call Control v2 commands Dial-A-Joke sends.
+
+It runs on the app's one ClientSession, authenticates with a Bearer API key, bounds
+every request with a timeout, and turns Telnyx's ``{"errors": [...]}`` bodies into
+:class:`TelnyxError` that say what went wrong. Reference: sections 1-4.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+CALL_HAS_ENDED = "90018"
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+JOKE_TIME_LIMIT_S = 120
+
+
+class TelnyxError(Exception):
+    """Telnyx refused a command or could not be reached.
+
+    :param status: the HTTP status, or None when no answer came back.
+    :param code: Telnyx's error code (a string of digits), when it gave one.
+    """
+
+    def __init__(self, status: int | None, title: str, detail: str = "", code: str = "") -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.code = code
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = f"Telnyx answered {self.status}" if self.status else "Telnyx could not be reached"
+        text = f"{where}: {self.title}"
+        if self.detail and self.detail != self.title:
+            text += f" ({self.detail})"
+        return f"{text} [code {self.code}]" if self.code else text
+
+    @property
+    def call_has_ended(self) -> bool:
+        """The callee is already gone: not a failure for speak or hangup (reference section 4)."""
+        return self.code == CALL_HAS_ENDED
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
+
+
+@dataclass(frozen=True)
+class DialedCall:
+    call_control_id: str
+    call_leg_id: str | None = None
+    call_session_id: str | None = None
+
+
+class TelnyxClient:
+    """Call Control commands over an injected session.
+
+    :param base_url: ``https://api.telnyx.com/v2``, or the embedded simulator's.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, timeout_s: float) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def dial(
+        self,
+        *,
+        to: str,
+        from_: str,
+        connection_id: str,
+        webhook_url: str,
+        client_state: str,
+        command_id: str,
+        timeout_secs: int,
+    ) -> DialedCall:
+        data = await self._post(
+            "/calls",
+            {
+                "connection_id": connection_id,
+                "to": to,
+                "from": from_,
+                "webhook_url": webhook_url,
+                "webhook_url_method": "POST",
+                "client_state": client_state,
+                "command_id": command_id,
+                "timeout_secs": timeout_secs,
+                "time_limit_secs": JOKE_TIME_LIMIT_S,
+            },
+        )
+        if not isinstance(data.get("call_control_id"), str):
+            raise TelnyxError(200, "Unexpected dial response", "no call_control_id in the response")
+        return DialedCall(data["call_control_id"], data.get("call_leg_id"), data.get("call_session_id"))
+
+    async def answer(self, call_control_id: str, *, client_state: str, command_id: str) -> None:
+        await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
+
+    async def speak(self, call_control_id: str, *, payload: str, voice: str, language: str, command_id: str) -> None:
+        body = {"payload": payload, "payload_type": "text", "voice": voice, "language": language}
+        await self._action(call_control_id, "speak", {**body, "command_id": command_id})
+
+    async def hangup(self, call_control_id: str, *, command_id: str) -> None:
+        await self._action(call_control_id, "hangup", {"command_id": command_id})
+
+    async def _action(self, call_control_id: str, action: str, body: dict[str, Any]) -> None:
+        await self._post(f"/calls/{quote(call_control_id, safe='')}/actions/{action}", body)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = self._base_url + path
+        try:
+            async with self._session.post(url, json=body, headers=self._headers, timeout=self._timeout) as response:
+                if response.status >= 400:
+                    raise await _error_from(response)
+                document = await response.json(content_type=None)
+        except TimeoutError:
+            raise TelnyxError(
+                None, "Request timed out", f"no answer from {path} within {self._timeout.total:g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise TelnyxError(None, "Connection failed", str(exc) or type(exc).__name__) from exc
+        except ValueError:
+            raise TelnyxError(200, "Unexpected response", f"{path} did not answer with JSON") from None
+        data = document.get("data") if isinstance(document, dict) else None
+        return data if isinstance(data, dict) else {}
+
+
+async def _error_from(response: aiohttp.ClientResponse) -> TelnyxError:
+    text = await response.text(errors="replace")
+    try:
+        errors = (await response.json(content_type=None)).get("errors")
+        first = errors[0]
+        return TelnyxError(
+            response.status, str(first.get("title", "")), str(first.get("detail", "")), str(first.get("code", ""))
+        )
+    except (ValueError, AttributeError, IndexError, KeyError, TypeError):
+        return TelnyxError(response.status, response.reason or "Error", text[:200])

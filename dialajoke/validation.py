@@ -1,0 +1,175 @@
+"""What makes a call request acceptable, shared by the form and the JSON API.
+
+Pure functions: no aiohttp, no store. Each check names the field it is about, so the
+form can print the message beside the field and the API can list it in ``errors``.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+
+class InvalidRequest(Exception):
+    """One message per invalid field, in the order the fields are read."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    to: str
+    at: datetime
+    timezone: str
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """The limits a request must keep; ``now`` is when it arrived."""
+
+    now: datetime
+    default_region: str = "US"
+    default_timezone: str = "UTC"
+    max_days_ahead: int = 30
+
+
+def parse_json_request(document: Any, rules: BookingRules) -> CallRequest:
+    """``{"to": "+353...", "at": "2026-11-24T10:00:00+00:00", "timezone": "Europe/Dublin"?}``."""
+    if not isinstance(document, dict):
+        raise InvalidRequest({"": 'send a JSON object such as {"to": "+13125550100", "at": "2030-01-01T09:00:00Z"}'})
+    errors: dict[str, str] = {}
+    to = _collect(errors, "to", lambda: phone_number(document.get("to"), rules.default_region))
+    zone = _collect(errors, "timezone", lambda: timezone_name(document.get("timezone") or rules.default_timezone))
+    at = _collect(errors, "at", lambda: _check_window(_iso_datetime(document.get("at")), rules))
+    if errors:
+        raise InvalidRequest(errors)
+    return CallRequest(to, at, zone)
+
+
+def parse_form(form: Mapping[str, str], rules: BookingRules) -> CallRequest:
+    """The page's fields: ``to``, ``date`` (YYYY-MM-DD), ``time`` (HH:MM) and the browser's ``timezone``."""
+    errors: dict[str, str] = {}
+    to = _collect(errors, "to", lambda: phone_number(form.get("to"), rules.default_region))
+    zone = _collect(errors, "timezone", lambda: timezone_name(form.get("timezone") or rules.default_timezone))
+    day = _collect(errors, "date", lambda: _form_date(form.get("date")))
+    clock_time = _collect(errors, "time", lambda: _form_time(form.get("time")))
+    at: datetime | None = None
+    if day is not None and clock_time is not None and zone is not None:
+        at = _collect(errors, "time", lambda: _check_window(local_datetime(day, clock_time, zone), rules))
+    if errors or at is None:
+        raise InvalidRequest(errors)
+    return CallRequest(to, at.astimezone(UTC), zone)
+
+
+class _FieldProblem(ValueError):
+    pass
+
+
+def _collect(errors: dict[str, str], name: str, check: Any) -> Any:
+    try:
+        return check()
+    except _FieldProblem as problem:
+        errors[name] = str(problem)
+        return None
+
+
+def phone_number(raw: object, default_region: str) -> str:
+    """A possible and valid number, in E.164; numbers without a + are read in ``default_region``."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise _FieldProblem("enter the phone number to call, e.g. +1 312 555 0100")
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise _FieldProblem(
+            "this is not a phone number: use digits, with the country code, e.g. +44 20 7946 0958"
+        ) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise _FieldProblem("this number has the wrong length for its country: check the digits and country code")
+    if not phonenumbers.is_valid_number(parsed):
+        raise _FieldProblem("no phone can have this number: check the country code and the area code")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def timezone_name(raw: object) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise _FieldProblem("give an IANA time zone such as Europe/Dublin")
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _FieldProblem(f"{raw!r} is not a time zone: use an IANA name such as America/Chicago") from None
+    return raw
+
+
+def local_datetime(day: date, clock_time: time, zone: str) -> datetime:
+    """The moment a person means by a wall-clock time in their zone.
+
+    A time skipped when clocks go forward does not exist, and is refused rather than
+    silently moved; a time repeated when clocks go back means its first occurrence.
+    """
+    local = datetime.combine(day, clock_time, zoneinfo.ZoneInfo(zone))
+    if local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise _FieldProblem(
+            f"{clock_time:%H:%M} does not exist on {day} in {zone} (the clocks change): pick another time"
+        )
+    return local
+
+
+def _form_date(raw: object) -> date:
+    try:
+        return date.fromisoformat(str(raw or ""))
+    except ValueError:
+        raise _FieldProblem("enter the date as YYYY-MM-DD, e.g. 2030-01-31") from None
+
+
+def _form_time(raw: object) -> time:
+    try:
+        value = time.fromisoformat(str(raw or ""))
+    except ValueError:
+        raise _FieldProblem("enter the time as HH:MM, e.g. 09:30") from None
+    if value.tzinfo is not None:
+        raise _FieldProblem("enter the time without a zone; the zone field says which zone it is in")
+    return value
+
+
+def _iso_datetime(raw: object) -> datetime:
+    hint = "give the time in ISO 8601 with its offset, e.g. 2030-01-31T09:30:00+00:00 or ...Z"
+    if not isinstance(raw, str):
+        raise _FieldProblem(hint)
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _FieldProblem(hint) from None
+    if value.tzinfo is None:
+        raise _FieldProblem("the time has no offset, so it is ambiguous: add one, e.g. +00:00 or Z")
+    return value.astimezone(UTC)
+
+
+def _check_window(at: datetime, rules: BookingRules) -> datetime:
+    if at <= rules.now:
+        raise _FieldProblem("this time has passed: pick a time in the future")
+    if at > rules.now + timedelta(days=rules.max_days_ahead):
+        raise _FieldProblem(f"calls can be booked at most {rules.max_days_ahead} days ahead")
+    return at
+
+
+def server_timezone() -> str:
+    """The IANA name of this machine's zone (TZ, then /etc/localtime), or UTC when it has none."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        candidates.append(str(localtime.resolve()).partition("zoneinfo/")[2])
+    for name in candidates:
+        try:
+            return timezone_name(name)
+        except _FieldProblem:
+            continue
+    return "UTC"

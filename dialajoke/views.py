@@ -1,0 +1,72 @@
+"""The pages: the booking form with the calls table, and the problem-type pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from . import keys
+from .models import FINAL_STATUSES, CallStatus
+from .problems import PROBLEM_TYPES
+from .validation import InvalidRequest, parse_form
+
+TABLE_ROWS = 50
+FORM_FIELDS = ("to", "date", "time", "timezone")
+
+
+async def index(request: web.Request) -> web.Response:
+    return await _render_index(request, values={}, errors={}, status=200)
+
+
+async def book_call(request: web.Request) -> web.Response:
+    form = await request.post()
+    values = {name: str(form.get(name, "")) for name in FORM_FIELDS}
+    bookings = request.app[keys.BOOKINGS]
+    try:
+        call_request = parse_form(values, bookings.rules())
+    except InvalidRequest as exc:
+        return await _render_index(request, values=values, errors=exc.errors, status=400)
+    call = await bookings.book(call_request)
+    location = request.app.router["index"].url_for().with_query(booked=str(call.id))
+    raise web.HTTPSeeOther(location=location)
+
+
+async def calls_table(request: web.Request) -> web.Response:
+    """Just the calls table, for the page to refresh itself without losing what is typed."""
+    context = await _calls_context(request)
+    return aiohttp_jinja2.render_template("_calls.html", request, context)
+
+
+async def problem_type(request: web.Request) -> web.Response:
+    slug = request.match_info["slug"]
+    if slug not in PROBLEM_TYPES:
+        raise web.HTTPNotFound()
+    title, description = PROBLEM_TYPES[slug]
+    context = {"slug": slug, "title": title, "description": description}
+    return aiohttp_jinja2.render_template("problem_type.html", request, context)
+
+
+async def _render_index(
+    request: web.Request, values: dict[str, str], errors: dict[str, str], status: int
+) -> web.Response:
+    app = request.app
+    context = {
+        **await _calls_context(request),
+        "values": values,
+        "errors": errors,
+        "default_timezone": app[keys.BOOKINGS].rules().default_timezone,
+        "live": app[keys.CONFIG].telnyx.is_live,
+        "booked": request.query.get("booked", ""),
+    }
+    return aiohttp_jinja2.render_template("index.html", request, context, status=status)
+
+
+async def _calls_context(request: web.Request) -> dict[str, Any]:
+    store = request.app[keys.STORE]
+    in_progress = set(CallStatus) - FINAL_STATUSES
+    return {
+        "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True),
+        "recent": await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS),
+    }

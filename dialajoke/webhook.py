@@ -1,0 +1,46 @@
+"""POST /webhook: Telnyx reports every step of a call here.
+
+The order is fixed: read the raw body, verify the signature before parsing anything,
+parse, drop an event id seen before, answer 200 at once and act in a background task
+(reference sections 6.1 and 6.2: Telnyx expects a fast 2xx and redelivers otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from . import keys
+from .events import EventError, parse_event
+from .problems import PROBLEM_TYPES, Problem
+from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
+
+logger = logging.getLogger(__name__)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    app = request.app
+    body = await request.read()
+    try:
+        app[keys.VERIFIER].verify(
+            signature=request.headers.get(SIGNATURE_HEADER),
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            body=body,
+            now=app[keys.CLOCK].time(),
+        )
+    except SignatureError as exc:
+        logger.warning("webhook refused from %s: %s", request.remote, exc)
+        raise Problem(401, PROBLEM_TYPES["invalid-signature"][0], str(exc), slug="invalid-signature") from None
+    try:
+        event = parse_event(body)
+    except EventError as exc:
+        errors = {exc.pointer.lstrip("/").replace("/", "."): exc.detail} if exc.pointer else None
+        raise Problem(
+            400, PROBLEM_TYPES["malformed-event"][0], exc.detail, slug="malformed-event", errors=errors
+        ) from None
+    if not await app[keys.STORE].remember_event(event.id, event.event_type):
+        logger.info("webhook %s (%s) seen before; ignored", event.id, event.event_type)
+        return web.json_response({"received": event.id, "duplicate": True})
+    app[keys.WEBHOOK_TASKS].spawn(app[keys.CALL_CONTROL].handle(event), name=f"webhook {event.event_type} {event.id}")
+    return web.json_response({"received": event.id, "duplicate": False})

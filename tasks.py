@@ -1,0 +1,39 @@
+"""Project tasks: `invoke --list` shows them; the Makefile calls these."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Context, task
+
+PACKAGES = "dialajoke tests tasks.py"
+
+
+@task(help={"config": "settings file (JSON); DIALAJOKE_* environment variables override it"})
+def run(c: Context, config: str = "config.dev.json") -> None:
+    """Run the service (on the embedded Telnyx simulator unless telnyx.api_key is set)."""
+    c.run(f"{sys.executable} -m dialajoke --config {config}", pty=sys.stdout.isatty())
+
+
+@task(help={"k": "only tests whose names match this expression", "verbose": "one line per test"})
+def test(c: Context, k: str = "", verbose: bool = False) -> None:
+    """Run the test suite."""
+    args = ["-q"] if not verbose else ["-v"]
+    if k:
+        args += ["-k", repr(k)]
+    c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=sys.stdout.isatty())
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff (style and bugs) and mypy (types)."""
+    c.run(f"{sys.executable} -m ruff check {PACKAGES}")
+    c.run(f"{sys.executable} -m ruff format --check {PACKAGES}")
+    c.run(f"{sys.executable} -m mypy dialajoke")
+
+
+@task
+def format(c: Context) -> None:  # noqa: A001 - the task is called "format" on the command line
+    """Format the code and fix what ruff can fix by itself."""
+    c.run(f"{sys.executable} -m ruff format {PACKAGES}")
+    c.run(f"{sys.executable} -m ruff check --fix {PACKAGES}")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialajoke.config import Config
+
+from .clock import ManualClock
+from .service import START, Service, service_config
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "calls.sqlite3"
+
+
+@pytest.fixture
+async def start_service(
+    database: Path, clock: ManualClock
+) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+    """Start the service (several times, e.g. to restart it on the same database)."""
+    running: list[Service] = []
+
+    async def start(config: Config | None = None, **changes: Any) -> Service:
+        service = await Service(config or service_config(database, **changes), clock).start()
+        running.append(service)
+        return service
+
+    yield start
+    for service in running:
+        await service.stop()
+
+
+@pytest.fixture
+async def service(start_service: Callable[..., Awaitable[Service]]) -> Service:
+    return await start_service()

@@ -1,0 +1,92 @@
+"""The whole service on a real port, talking over real HTTP to its embedded simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, unused_port
+
+from dialajoke import keys
+from dialajoke.app import create_app
+from dialajoke.config import Config, DatabaseConfig, HttpConfig, SimulatorConfig
+from dialajoke.simulator import TelnyxSimulator
+
+from .clock import ManualClock
+
+PROJECT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
+FINAL = frozenset({"completed", "no_answer", "busy", "failed", "cancelled", "missed"})
+
+
+def service_config(database: Path, **changes: Any) -> Config:
+    port = unused_port()
+    config = Config(
+        public_url=f"http://127.0.0.1:{port}",
+        templates_dir=str(PROJECT / "templates"),
+        http=HttpConfig(host="127.0.0.1", port=port),
+        database=DatabaseConfig(path=str(database)),
+        simulator=SimulatorConfig(time_scale=0.0),
+    )
+    return dataclasses.replace(config, **changes)
+
+
+class Service:
+    """A running service, its HTTP client, its simulator and the clock it believes."""
+
+    def __init__(self, config: Config, clock: ManualClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.app: web.Application = create_app(config, clock=clock)
+        self.server = TestServer(self.app, host=config.http.host, port=config.http.port)
+        self.client = TestClient(self.server)
+
+    async def start(self) -> Service:
+        await self.client.start_server()
+        return self
+
+    async def stop(self) -> None:
+        await self.client.close()
+
+    @property
+    def simulator(self) -> TelnyxSimulator:
+        return self.app[keys.SIMULATOR]
+
+    def iso_in(self, seconds: float) -> str:
+        return datetime.fromtimestamp(self.clock.time() + seconds, UTC).isoformat()
+
+    async def book(self, to: str, in_s: float = 60) -> dict[str, Any]:
+        response = await self.client.post("/api/calls", json={"to": to, "at": self.iso_in(in_s)})
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    async def call(self, call_id: int) -> dict[str, Any]:
+        response = await self.client.get(f"/api/calls/{call_id}")
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def settle(self) -> None:
+        """Let every simulated call and every webhook it caused run to its end."""
+        for _ in range(50):
+            await self.simulator.wait_idle()
+            await self.app[keys.WEBHOOK_TASKS].wait()
+            await asyncio.sleep(0.01)
+            if not len(self.app[keys.WEBHOOK_TASKS]):
+                await self.simulator.wait_idle()
+                if not len(self.app[keys.WEBHOOK_TASKS]):
+                    return
+
+    async def run_until_final(self, call_id: int, advance_s: float = 0) -> dict[str, Any]:
+        """Move the clock, let the call play out, and return it once it has ended."""
+        self.clock.advance(advance_s)
+        for _ in range(200):
+            await self.settle()
+            call = await self.call(call_id)
+            if call["status"] in FINAL:
+                return call
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"call {call_id} never ended: {call}")
