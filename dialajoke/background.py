@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -37,13 +38,15 @@ class BackgroundTasks:
 
     async def close(self, timeout_s: float) -> None:
         """Give running tasks ``timeout_s`` to finish, then cancel what is left."""
-        try:
-            await asyncio.wait_for(self.wait(), timeout_s)
-        except TimeoutError:
-            logger.warning("cancelling %d background tasks still running at shutdown", len(self._tasks))
-            for task in list(self._tasks):
+        if self._tasks and timeout_s > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wait(), timeout_s)
+        leftover = list(self._tasks)
+        if leftover:
+            logger.warning("cancelling %d background tasks still running at shutdown", len(leftover))
+            for task in leftover:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*leftover, return_exceptions=True)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

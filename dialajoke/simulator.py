@@ -135,6 +135,7 @@ class TelnyxSimulator:
         self.faults = Faults()
         self._dial_commands: dict[str, tuple[float, str]] = {}
         self._tasks = BackgroundTasks()
+        self._held_back = BackgroundTasks()
         self._held = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
 
@@ -152,9 +153,10 @@ class TelnyxSimulator:
 
     async def close(self) -> None:
         await self._tasks.close(timeout_s=0)
+        await self._held_back.close(timeout_s=0)
 
     async def wait_idle(self) -> None:
-        """Wait until every call being played has sent its last webhook (for tests)."""
+        """Wait until every call being played has sent its last webhook, but for held-back ones."""
         await self._tasks.wait()
 
     async def release(self, event_type: str) -> None:
@@ -313,7 +315,7 @@ class TelnyxSimulator:
     async def _send(self, call: SimulatedCall, event_type: str, **extra: str) -> None:
         envelope = _envelope(call, event_type, self._clock.time(), extra)
         if event_type in self.faults.held_events:
-            self._play(self._send_when_released(call, envelope))
+            self._held_back.spawn(self._send_when_released(call, envelope), name=f"held {event_type}")
             return
         for _ in range(2 if self.faults.duplicate_webhooks else 1):
             await self._post_event(call, envelope)

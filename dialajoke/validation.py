@@ -104,7 +104,7 @@ def timezone_name(raw: object) -> str:
         raise _FieldProblem("give an IANA time zone such as Europe/Dublin")
     try:
         zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise _FieldProblem(f"{raw!r} is not a time zone: use an IANA name such as America/Chicago") from None
     return raw
 

@@ -23,9 +23,7 @@ def database(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def start_service(
-    database: Path, clock: ManualClock
-) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def start_service(database: Path, clock: ManualClock) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     """Start the service (several times, e.g. to restart it on the same database)."""
     running: list[Service] = []
 

@@ -1,0 +1,488 @@
+"""SqliteCallStore: calls and their timelines, on a real database file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dialajoke.models import Call, CallStatus, Direction, TimelineEntry
+from dialajoke.store import SqliteCallStore
+
+from .clock import ManualClock
+from .service import START
+
+STARTED = datetime.fromtimestamp(START, UTC)
+
+
+@pytest.fixture
+async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallStore]:
+    opened = await SqliteCallStore.open(database, clock)
+    yield opened
+    await opened.close()
+
+
+async def book(
+    store: SqliteCallStore,
+    in_s: float = 3600,
+    to: str = "+12025550142",
+    status: CallStatus = CallStatus.SCHEDULED,
+    call_control_id: str | None = None,
+) -> Call:
+    return await store.add_call(
+        direction=Direction.OUTBOUND,
+        to=to,
+        from_="+13125550100",
+        at=STARTED + timedelta(seconds=in_s),
+        timezone="Europe/Dublin",
+        status=status,
+        detail="booked",
+        call_control_id=call_control_id,
+    )
+
+
+async def reopen(database: Path, clock: ManualClock) -> SqliteCallStore:
+    return await SqliteCallStore.open(database, clock)
+
+
+# Adding and reading calls
+
+
+async def test_add_call_then_get_call_round_trips_every_field(store: SqliteCallStore) -> None:
+    added = await store.add_call(
+        direction=Direction.INBOUND,
+        to="+12025550142",
+        from_="+353861234567",
+        at=datetime(2026, 11, 24, 10, 30, tzinfo=UTC),
+        timezone="America/Chicago",
+        status=CallStatus.RINGING,
+        detail="someone rang the joke line",
+        call_control_id="v3:inbound-1",
+    )
+
+    fetched = await store.get_call(added.id)
+
+    assert fetched == added
+    assert fetched is not None
+    assert fetched.direction is Direction.INBOUND
+    assert (fetched.to, fetched.from_) == ("+12025550142", "+353861234567")
+    assert fetched.at == datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+    assert fetched.timezone == "America/Chicago"
+    assert fetched.status is CallStatus.RINGING
+    assert fetched.call_control_id == "v3:inbound-1"
+    assert (fetched.joke, fetched.hangup_cause) == (None, None)
+    assert fetched.created_at == fetched.updated_at == STARTED
+    assert fetched.events == (TimelineEntry(STARTED, CallStatus.RINGING, "someone rang the joke line"),)
+
+
+async def test_each_call_gets_its_own_id_and_ref(store: SqliteCallStore) -> None:
+    first = await book(store)
+    second = await book(store)
+
+    assert first.id != second.id
+    assert first.ref != second.ref
+    assert first.ref
+
+
+async def test_get_call_of_an_unknown_id_is_none(store: SqliteCallStore) -> None:
+    assert await store.get_call(404) is None
+
+
+async def test_the_due_time_keeps_its_microseconds(store: SqliteCallStore) -> None:
+    at = datetime(2026, 11, 24, 10, 30, 15, 123456, tzinfo=UTC)
+    call = await store.add_call(
+        direction=Direction.OUTBOUND,
+        to="+12025550142",
+        from_="+13125550100",
+        at=at,
+        timezone="UTC",
+        status=CallStatus.SCHEDULED,
+        detail="booked",
+    )
+
+    assert call.at == at
+
+
+# Moving through statuses
+
+
+async def test_move_goes_forward_and_adds_to_the_timeline(store: SqliteCallStore, clock: ManualClock) -> None:
+    call = await book(store)
+
+    clock.advance(10)
+    dialing = await store.move(call.id, CallStatus.DIALING, "dialing")
+    clock.advance(5)
+    ringing = await store.move(call.id, CallStatus.RINGING, "ringing")
+
+    assert dialing is not None
+    assert dialing.status is CallStatus.DIALING
+    assert ringing is not None
+    assert ringing.status is CallStatus.RINGING
+    assert ringing.updated_at == STARTED + timedelta(seconds=15)
+    assert ringing.created_at == STARTED
+    assert ringing.events == (
+        TimelineEntry(STARTED, CallStatus.SCHEDULED, "booked"),
+        TimelineEntry(STARTED + timedelta(seconds=10), CallStatus.DIALING, "dialing"),
+        TimelineEntry(STARTED + timedelta(seconds=15), CallStatus.RINGING, "ringing"),
+    )
+
+
+async def test_move_may_skip_ahead(store: SqliteCallStore) -> None:
+    call = await book(store)
+
+    answered = await store.move(call.id, CallStatus.ANSWERED, "answered before ringing was reported")
+
+    assert answered is not None
+    assert answered.status is CallStatus.ANSWERED
+
+
+@pytest.mark.parametrize("back_to", [CallStatus.DIALING, CallStatus.SCHEDULED, CallStatus.RINGING])
+async def test_move_backwards_or_in_place_is_refused_and_leaves_no_trace(
+    store: SqliteCallStore, back_to: CallStatus
+) -> None:
+    call = await book(store)
+    await store.move(call.id, CallStatus.DIALING, "dialing")
+    before = await store.move(call.id, CallStatus.RINGING, "ringing")
+
+    moved = await store.move(call.id, back_to, "a late webhook")
+
+    assert moved is None
+    assert await store.get_call(call.id) == before
+
+
+@pytest.mark.parametrize("final", [CallStatus.COMPLETED, CallStatus.CANCELLED, CallStatus.FAILED])
+@pytest.mark.parametrize("then", [CallStatus.DIALING, CallStatus.SPEAKING, CallStatus.BUSY, CallStatus.COMPLETED])
+async def test_a_final_status_is_never_left(store: SqliteCallStore, final: CallStatus, then: CallStatus) -> None:
+    call = await book(store)
+    ended = await store.move(call.id, final, "ended")
+
+    moved = await store.move(call.id, then, "too late", hangup_cause="normal_clearing")
+
+    assert moved is None
+    assert await store.get_call(call.id) == ended
+
+
+async def test_move_of_an_unknown_call_is_none(store: SqliteCallStore) -> None:
+    assert await store.move(404, CallStatus.DIALING, "dialing") is None
+
+
+async def test_cancel_only_from_scheduled_cancels_a_scheduled_call(store: SqliteCallStore) -> None:
+    call = await book(store)
+
+    cancelled = await store.move(call.id, CallStatus.CANCELLED, "cancelled", only_from={CallStatus.SCHEDULED})
+
+    assert cancelled is not None
+    assert cancelled.status is CallStatus.CANCELLED
+    assert cancelled.events[-1].detail == "cancelled"
+
+
+async def test_cancel_only_from_scheduled_leaves_a_dialing_call_alone(store: SqliteCallStore) -> None:
+    call = await book(store)
+    dialing = await store.move(call.id, CallStatus.DIALING, "dialing")
+
+    cancelled = await store.move(call.id, CallStatus.CANCELLED, "cancelled", only_from={CallStatus.SCHEDULED})
+
+    assert cancelled is None
+    assert await store.get_call(call.id) == dialing
+
+
+async def test_only_from_cannot_widen_what_the_status_rules_allow(store: SqliteCallStore) -> None:
+    call = await book(store)
+    completed = await store.move(call.id, CallStatus.COMPLETED, "done")
+
+    moved = await store.move(call.id, CallStatus.FAILED, "retry", only_from={CallStatus.COMPLETED})
+
+    assert moved is None
+    assert await store.get_call(call.id) == completed
+
+
+async def test_move_saves_the_fields_it_is_given(store: SqliteCallStore) -> None:
+    call = await book(store)
+    await store.move(call.id, CallStatus.ANSWERED, "answered")
+
+    speaking = await store.move(call.id, CallStatus.SPEAKING, "telling the joke", joke="Why did the chicken...")
+    completed = await store.move(call.id, CallStatus.COMPLETED, "hung up", hangup_cause="normal_clearing")
+
+    assert speaking is not None
+    assert speaking.joke == "Why did the chicken..."
+    assert completed is not None
+    assert (completed.joke, completed.hangup_cause) == ("Why did the chicken...", "normal_clearing")
+    assert await store.get_call(call.id) == completed
+
+
+async def test_a_field_given_as_none_keeps_its_value(store: SqliteCallStore) -> None:
+    call = await book(store)
+    await store.move(call.id, CallStatus.SPEAKING, "telling the joke", joke="A joke")
+
+    completed = await store.move(call.id, CallStatus.COMPLETED, "hung up", joke=None)
+
+    assert completed is not None
+    assert completed.joke == "A joke"
+
+
+async def test_a_refused_move_saves_none_of_its_fields(store: SqliteCallStore) -> None:
+    call = await book(store)
+    await store.move(call.id, CallStatus.COMPLETED, "done", hangup_cause="normal_clearing")
+
+    await store.move(call.id, CallStatus.BUSY, "late", hangup_cause="user_busy")
+
+    stored = await store.get_call(call.id)
+    assert stored is not None
+    assert (stored.status, stored.hangup_cause) == (CallStatus.COMPLETED, "normal_clearing")
+
+
+async def test_move_refuses_a_field_it_does_not_know(store: SqliteCallStore) -> None:
+    call = await book(store)
+
+    with pytest.raises(TypeError, match="status"):
+        await store.move(call.id, CallStatus.DIALING, "dialing", status="completed")
+
+    assert await store.get_call(call.id) == call
+
+
+async def test_add_note_adds_to_the_timeline_without_changing_the_status(
+    store: SqliteCallStore, clock: ManualClock
+) -> None:
+    call = await book(store)
+    clock.advance(3)
+
+    await store.add_note(call.id, "the joke API was slow")
+
+    stored = await store.get_call(call.id)
+    assert stored is not None
+    assert stored.status is CallStatus.SCHEDULED
+    assert stored.events[-1] == TimelineEntry(
+        STARTED + timedelta(seconds=3), CallStatus.SCHEDULED, "the joke API was slow"
+    )
+
+
+# Telnyx's call_control_id
+
+
+async def test_attach_call_control_id_sets_it(store: SqliteCallStore) -> None:
+    call = await book(store)
+
+    await store.attach_call_control_id(call.id, "v3:first")
+
+    stored = await store.get_call(call.id)
+    assert stored is not None
+    assert stored.call_control_id == "v3:first"
+
+
+async def test_attach_call_control_id_never_overwrites(store: SqliteCallStore) -> None:
+    call = await book(store)
+    await store.attach_call_control_id(call.id, "v3:first")
+
+    await store.attach_call_control_id(call.id, "v3:second")
+
+    stored = await store.get_call(call.id)
+    assert stored is not None
+    assert stored.call_control_id == "v3:first"
+
+
+async def test_attach_call_control_id_keeps_one_given_when_the_call_was_added(store: SqliteCallStore) -> None:
+    call = await book(store, call_control_id="v3:inbound")
+
+    await store.attach_call_control_id(call.id, "v3:other")
+
+    stored = await store.get_call(call.id)
+    assert stored is not None
+    assert stored.call_control_id == "v3:inbound"
+
+
+async def test_find_call_by_ref(store: SqliteCallStore) -> None:
+    await book(store)
+    wanted = await book(store)
+
+    assert await store.find_call(ref=wanted.ref) == wanted
+
+
+async def test_find_call_by_call_control_id(store: SqliteCallStore) -> None:
+    wanted = await book(store)
+    await book(store)
+    await store.attach_call_control_id(wanted.id, "v3:abc/def+=")
+
+    found = await store.find_call(call_control_id="v3:abc/def+=")
+
+    assert found is not None
+    assert found.id == wanted.id
+
+
+async def test_find_call_prefers_the_ref(store: SqliteCallStore) -> None:
+    by_ref = await book(store)
+    by_id = await book(store, call_control_id="v3:other")
+
+    found = await store.find_call(ref=by_ref.ref, call_control_id="v3:other")
+
+    assert found is not None
+    assert found.id == by_ref.id
+    assert found.id != by_id.id
+
+
+async def test_find_call_falls_back_to_the_call_control_id(store: SqliteCallStore) -> None:
+    wanted = await book(store, call_control_id="v3:known")
+
+    found = await store.find_call(ref="not-a-ref-we-made", call_control_id="v3:known")
+
+    assert found is not None
+    assert found.id == wanted.id
+
+
+async def test_find_call_of_nothing_known_is_none(store: SqliteCallStore) -> None:
+    await book(store, call_control_id="v3:known")
+
+    assert await store.find_call(ref="nope", call_control_id="v3:unknown") is None
+    assert await store.find_call() is None
+
+
+# Listing
+
+
+async def three_calls(store: SqliteCallStore) -> tuple[Call, Call, Call]:
+    """Booked out of order: due in 3 h, 1 h and 2 h; the 2 h one is then cancelled."""
+    late = await book(store, in_s=3 * 3600)
+    soon = await book(store, in_s=3600)
+    middle = await book(store, in_s=2 * 3600)
+    await store.move(middle.id, CallStatus.CANCELLED, "cancelled")
+    return late, soon, middle
+
+
+async def test_list_calls_upcoming_is_soonest_first(store: SqliteCallStore) -> None:
+    late, soon, middle = await three_calls(store)
+
+    listed = await store.list_calls(upcoming=True)
+
+    assert [call.id for call in listed] == [soon.id, middle.id, late.id]
+
+
+async def test_list_calls_otherwise_is_latest_first(store: SqliteCallStore) -> None:
+    late, soon, middle = await three_calls(store)
+
+    listed = await store.list_calls()
+
+    assert [call.id for call in listed] == [late.id, middle.id, soon.id]
+
+
+async def test_list_calls_filters_by_status(store: SqliteCallStore) -> None:
+    late, soon, middle = await three_calls(store)
+
+    scheduled = await store.list_calls(statuses=[CallStatus.SCHEDULED], upcoming=True)
+    cancelled = await store.list_calls(statuses={CallStatus.CANCELLED, CallStatus.COMPLETED})
+
+    assert [call.id for call in scheduled] == [soon.id, late.id]
+    assert [call.id for call in cancelled] == [middle.id]
+    assert cancelled[0].status is CallStatus.CANCELLED
+
+
+async def test_list_calls_with_no_statuses_lists_nothing(store: SqliteCallStore) -> None:
+    await three_calls(store)
+
+    assert await store.list_calls(statuses=[]) == []
+
+
+async def test_list_calls_honours_limit(store: SqliteCallStore) -> None:
+    late, soon, middle = await three_calls(store)
+
+    upcoming = await store.list_calls(upcoming=True, limit=2)
+    recent = await store.list_calls(limit=1)
+
+    assert [call.id for call in upcoming] == [soon.id, middle.id]
+    assert [call.id for call in recent] == [late.id]
+
+
+async def test_list_calls_includes_each_timeline(store: SqliteCallStore) -> None:
+    _, soon, middle = await three_calls(store)
+
+    listed = {call.id: call for call in await store.list_calls()}
+
+    assert [entry.status for entry in listed[middle.id].events] == [CallStatus.SCHEDULED, CallStatus.CANCELLED]
+    assert [entry.status for entry in listed[soon.id].events] == [CallStatus.SCHEDULED]
+
+
+async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: SqliteCallStore) -> None:
+    late, soon, _ = await three_calls(store)
+    dialing = await book(store, in_s=60)
+    await store.move(dialing.id, CallStatus.DIALING, "dialing")
+
+    due = [item async for item in store.scheduled()]
+
+    assert due == [(soon.id, START + 3600), (late.id, START + 3 * 3600)]
+
+
+async def test_scheduled_of_an_empty_store_yields_nothing(store: SqliteCallStore) -> None:
+    assert [item async for item in store.scheduled()] == []
+
+
+# Webhook events and durability
+
+
+async def test_remember_event_is_true_only_the_first_time(store: SqliteCallStore) -> None:
+    assert await store.remember_event("event-1", "call.answered") is True
+    assert await store.remember_event("event-1", "call.answered") is False
+    assert await store.remember_event("event-2", "call.answered") is True
+
+
+async def test_remember_event_survives_reopening_the_database(database: Path, clock: ManualClock) -> None:
+    first = await reopen(database, clock)
+    assert await first.remember_event("event-1", "call.hangup") is True
+    await first.close()
+
+    second = await reopen(database, clock)
+    try:
+        assert await second.remember_event("event-1", "call.hangup") is False
+        assert await second.remember_event("event-2", "call.hangup") is True
+    finally:
+        await second.close()
+
+
+async def test_a_call_survives_reopening_the_store(database: Path, clock: ManualClock) -> None:
+    first = await reopen(database, clock)
+    call = await book(first)
+    clock.advance(30)
+    moved = await first.move(call.id, CallStatus.DIALING, "dialing")
+    await first.attach_call_control_id(call.id, "v3:survivor")
+    await first.close()
+
+    second = await reopen(database, clock)
+    try:
+        stored = await second.get_call(call.id)
+        due = [item async for item in second.scheduled()]
+    finally:
+        await second.close()
+
+    assert moved is not None
+    assert stored is not None
+    assert stored.status is CallStatus.DIALING
+    assert stored.call_control_id == "v3:survivor"
+    assert stored.events == moved.events
+    assert due == []
+
+
+async def test_a_scheduled_call_is_still_due_after_reopening(database: Path, clock: ManualClock) -> None:
+    first = await reopen(database, clock)
+    call = await book(first, in_s=90)
+    await first.close()
+
+    second = await reopen(database, clock)
+    try:
+        due = [item async for item in second.scheduled()]
+        stored = await second.get_call(call.id)
+    finally:
+        await second.close()
+
+    assert due == [(call.id, START + 90)]
+    assert stored == call
+
+
+async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "new" / "folder" / "calls.sqlite3"
+
+    opened = await SqliteCallStore.open(path, clock)
+    try:
+        await opened.ping()
+    finally:
+        await opened.close()
+
+    assert path.exists()

@@ -1,0 +1,324 @@
+"""TelnyxClient against a local server that records what it was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import unused_port
+from pytest_aiohttp import AiohttpServer
+
+from dialajoke.telnyx import DialedCall, TelnyxClient, TelnyxError
+
+API_KEY = "KEY0123456789ABCDEF"
+ODD_ID = "v3:abc/def+="
+
+Reply = Callable[[], Awaitable[web.StreamResponse]]
+StartTelnyx = Callable[..., Awaitable[tuple["FakeTelnyx", TelnyxClient]]]
+
+
+@dataclass(frozen=True)
+class Sent:
+    method: str
+    raw_path: str
+    call_control_id: str | None
+    action: str | None
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def ok(data: dict[str, Any] | None = None) -> Reply:
+    async def reply() -> web.StreamResponse:
+        return web.json_response({"data": data if data is not None else {"result": "ok"}})
+
+    return reply
+
+
+def answer(status: int, body: str, content_type: str = "application/json") -> Reply:
+    async def reply() -> web.StreamResponse:
+        return web.Response(status=status, text=body, content_type=content_type)
+
+    return reply
+
+
+def telnyx_error(status: int, code: str, title: str, detail: str = "") -> Reply:
+    error = {"code": code, "title": title, "detail": detail, "source": {"pointer": "/to"}, "meta": {}}
+    return answer(status, json.dumps({"errors": [error]}))
+
+
+class FakeTelnyx:
+    """Answers every command with ``reply`` and keeps each request it got."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.sent: list[Sent] = []
+        self.app = web.Application()
+        self.app.router.add_post("/v2/calls", self._command)
+        self.app.router.add_post("/v2/calls/{call_control_id}/actions/{action}", self._command)
+
+    async def _command(self, request: web.Request) -> web.StreamResponse:
+        self.sent.append(
+            Sent(
+                method=request.method,
+                raw_path=request.raw_path,
+                call_control_id=request.match_info.get("call_control_id"),
+                action=request.match_info.get("action"),
+                headers=dict(request.headers),
+                body=json.loads(await request.read()),
+            )
+        )
+        return await self.reply()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+@pytest.fixture
+def start_telnyx(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartTelnyx:
+    async def start(reply: Reply | None = None, timeout_s: float = 5.0) -> tuple[FakeTelnyx, TelnyxClient]:
+        fake = FakeTelnyx(reply or ok())
+        server = await aiohttp_server(fake.app)
+        client = TelnyxClient(session, str(server.make_url("/v2/")), API_KEY, timeout_s=timeout_s)
+        return fake, client
+
+    return start
+
+
+async def dial(client: TelnyxClient) -> DialedCall:
+    return await client.dial(
+        to="+12025550142",
+        from_="+13125550100",
+        connection_id="1494404757140276705",
+        webhook_url="https://jokes.example/webhook",
+        client_state="Y2FsbC0x",
+        command_id="call-1:dial:1",
+        timeout_secs=30,
+    )
+
+
+# What each command sends
+
+
+async def test_dial_posts_the_call_and_returns_its_call_control_id(start_telnyx: StartTelnyx) -> None:
+    data = {"call_control_id": "v3:new-call", "call_leg_id": "leg-1", "call_session_id": "session-1"}
+    fake, client = await start_telnyx(ok(data))
+
+    dialed = await dial(client)
+
+    assert dialed == DialedCall("v3:new-call", "leg-1", "session-1")
+    [sent] = fake.sent
+    assert (sent.method, sent.raw_path) == ("POST", "/v2/calls")
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert sent.headers["Content-Type"].startswith("application/json")
+    assert sent.headers["Accept"] == "application/json"
+    assert sent.body["connection_id"] == "1494404757140276705"
+    assert sent.body["to"] == "+12025550142"
+    assert sent.body["from"] == "+13125550100"
+    assert sent.body["webhook_url"] == "https://jokes.example/webhook"
+    assert sent.body["client_state"] == "Y2FsbC0x"
+    assert sent.body["command_id"] == "call-1:dial:1"
+    assert sent.body["timeout_secs"] == 30
+
+
+async def test_dial_without_a_call_control_id_in_the_answer_is_an_error(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(ok({"call_leg_id": "leg-1"}))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert "call_control_id" in str(caught.value)
+
+
+async def test_speak_posts_the_joke_to_the_calls_speak_action(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx()
+
+    await client.speak(
+        "v3:call-1", payload="Why did the chicken...", voice="female", language="en-US", command_id="call-1:speak"
+    )
+
+    [sent] = fake.sent
+    assert (sent.method, sent.call_control_id, sent.action) == ("POST", "v3:call-1", "speak")
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert sent.body["payload"] == "Why did the chicken..."
+    assert sent.body["payload_type"] == "text"
+    assert sent.body["voice"] == "female"
+    assert sent.body["language"] == "en-US"
+    assert sent.body["command_id"] == "call-1:speak"
+
+
+async def test_hangup_posts_to_the_calls_hangup_action(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx()
+
+    await client.hangup("v3:call-1", command_id="call-1:hangup")
+
+    [sent] = fake.sent
+    assert (sent.method, sent.call_control_id, sent.action) == ("POST", "v3:call-1", "hangup")
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert sent.body["command_id"] == "call-1:hangup"
+
+
+@pytest.mark.parametrize("action", ["speak", "hangup"])
+async def test_a_call_control_id_with_slashes_and_pluses_is_percent_encoded(
+    start_telnyx: StartTelnyx, action: str
+) -> None:
+    fake, client = await start_telnyx()
+
+    if action == "speak":
+        await client.speak(ODD_ID, payload="A joke", voice="female", language="en-US", command_id="c")
+    else:
+        await client.hangup(ODD_ID, command_id="c")
+
+    [sent] = fake.sent
+    assert (sent.call_control_id, sent.action) == (ODD_ID, action)
+    segment = sent.raw_path.removeprefix("/v2/calls/").removesuffix(f"/actions/{action}")
+    assert "/" not in segment
+    assert "+" not in segment
+    assert "%2F" in segment.upper()
+    assert "%2B" in segment.upper()
+
+
+@pytest.mark.parametrize("call_control_id", ["v3:a b%c?d#e", "v3:ünïcode", "plain-id"])
+async def test_any_call_control_id_reaches_telnyx_unchanged(start_telnyx: StartTelnyx, call_control_id: str) -> None:
+    fake, client = await start_telnyx()
+
+    await client.hangup(call_control_id, command_id="c")
+
+    [sent] = fake.sent
+    assert (sent.call_control_id, sent.action) == (call_control_id, "hangup")
+
+
+async def test_a_base_url_with_or_without_a_trailing_slash_reaches_the_same_path(
+    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession
+) -> None:
+    fake = FakeTelnyx(ok())
+    server = await aiohttp_server(fake.app)
+
+    for base in (str(server.make_url("/v2")), str(server.make_url("/v2/"))):
+        await TelnyxClient(session, base, API_KEY, timeout_s=5).hangup("v3:call-1", command_id="c")
+
+    assert [(sent.call_control_id, sent.action) for sent in fake.sent] == [("v3:call-1", "hangup")] * 2
+
+
+# What each failure becomes
+
+
+async def test_a_call_that_has_ended_is_a_422_telnyx_error_with_its_code(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(
+        telnyx_error(
+            422, "90018", "Call has already ended", "This call is no longer active and can't receive commands."
+        )
+    )
+
+    with pytest.raises(TelnyxError) as caught:
+        await client.hangup("v3:gone", command_id="c")
+
+    error = caught.value
+    assert error.status == 422
+    assert error.code == "90018"
+    assert error.call_has_ended is True
+    assert error.is_retryable is False
+    assert "Call has already ended" in str(error)
+    assert "no longer active" in str(error)
+
+
+async def test_another_422_is_not_a_call_that_has_ended(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(telnyx_error(422, "10016", "Number not in +E.164"))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.status == 422
+    assert caught.value.code == "10016"
+    assert caught.value.call_has_ended is False
+    assert caught.value.is_retryable is False
+    assert "Number not in +E.164" in str(caught.value)
+
+
+async def test_a_500_with_an_html_body_is_a_retryable_error(start_telnyx: StartTelnyx) -> None:
+    html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    _, client = await start_telnyx(answer(500, html, content_type="text/html"))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.status == 500
+    assert caught.value.is_retryable is True
+    assert caught.value.call_has_ended is False
+    assert "500" in str(caught.value)
+    assert "Internal Server Error" in str(caught.value)
+
+
+async def test_a_429_is_retryable(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(telnyx_error(429, "90103", "Too many dials"))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert (caught.value.status, caught.value.code) == (429, "90103")
+    assert caught.value.is_retryable is True
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (401, False), (404, False), (408, True), (503, True)])
+async def test_retryable_follows_the_status(start_telnyx: StartTelnyx, status: int, retryable: bool) -> None:
+    _, client = await start_telnyx(answer(status, '{"errors": []}'))
+
+    with pytest.raises(TelnyxError) as caught:
+        await client.speak("v3:call-1", payload="joke", voice="female", language="en-US", command_id="c")
+
+    assert caught.value.status == status
+    assert caught.value.is_retryable is retryable
+
+
+async def test_a_server_slower_than_the_timeout_is_an_error_without_a_status(
+    start_telnyx: StartTelnyx,
+) -> None:
+    release = asyncio.Event()
+
+    async def slow_reply() -> web.StreamResponse:
+        await asyncio.wait_for(release.wait(), timeout=1)
+        return web.json_response({"data": {"result": "ok"}})
+
+    _, client = await start_telnyx(slow_reply, timeout_s=0.05)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TelnyxError) as caught:
+        await client.hangup("v3:call-1", command_id="c")
+    waited = loop.time() - started
+    release.set()
+
+    assert caught.value.status is None
+    assert caught.value.is_retryable is True
+    assert "timed out" in str(caught.value)
+    assert "0.05 s" in str(caught.value)
+    assert waited < 0.5
+
+
+async def test_a_success_that_is_not_json_is_an_error(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(answer(200, "<html>OK</html>", content_type="text/html"))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.status == 200
+    assert "JSON" in str(caught.value)
+
+
+async def test_a_refused_connection_is_an_error_without_a_status(session: aiohttp.ClientSession) -> None:
+    client = TelnyxClient(session, f"http://127.0.0.1:{unused_port()}/v2", API_KEY, timeout_s=5)
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.status is None
+    assert caught.value.is_retryable is True
+    assert "could not be reached" in str(caught.value)
