@@ -83,7 +83,7 @@ async def _json_body(request: web.Request) -> Any:
         )
     try:
         return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         title, detail = PROBLEM_TYPES["malformed-json"]
         raise Problem(400, title, f"{detail} ({exc})", slug="malformed-json") from None
 
@@ -98,7 +98,7 @@ def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
             errors["status"] = f"unknown status {unknown[0]!r}; use one of {', '.join(CallStatus)}"
         statuses = [CallStatus(name) for name in names if not unknown]
     limit = query.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST_LIMIT:
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LIST_LIMIT:
         errors["limit"] = f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}"
     if errors:
         raise _invalid(errors)

@@ -50,7 +50,7 @@ def parse_event(body: bytes) -> TelnyxEvent:
     """:raises EventError: when the body is not JSON or lacks the envelope's required parts."""
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise EventError("the body is not valid JSON") from None
     data = _object(document, "data", "/data") if isinstance(document, dict) else None
     if data is None:

@@ -36,7 +36,7 @@ class SignatureVerifier:
         """:raises SignatureError: when a header is missing or malformed, stale, or the signature is wrong."""
         if not signature or not timestamp:
             raise SignatureError(f"the {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers are both required")
-        if not timestamp.isascii() or not timestamp.isdigit():
+        if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
             raise SignatureError(f"{TIMESTAMP_HEADER} must be Unix seconds, e.g. 1700000000")
         if abs(now - int(timestamp)) > self._tolerance_s:
             raise SignatureError(f"{TIMESTAMP_HEADER} is more than {self._tolerance_s:g} s away from now")

@@ -412,12 +412,12 @@ def _e164(body: dict[str, Any], name: str) -> str:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    text = await request.text()
-    if not text.strip():
+    raw = await request.read()
+    if not raw.strip():
         return {}
     try:
-        body = json.loads(text)
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise TelnyxError(400, "10015", "Bad request", "the body must be JSON") from None
     if not isinstance(body, dict):
         raise TelnyxError(400, "10015", "Bad request", "the body must be a JSON object")

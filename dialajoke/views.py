@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import keys
 from .models import FINAL_STATUSES, CallStatus
-from .problems import PROBLEM_TYPES
+from .problems import PROBLEM_TYPES, Problem
 from .validation import InvalidRequest, parse_form
 
 TABLE_ROWS = 50
@@ -21,7 +21,12 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def book_call(request: web.Request) -> web.Response:
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):
+        raise Problem(
+            400, "Unreadable form", "Send the form as the page does: application/x-www-form-urlencoded in UTF-8."
+        ) from None
     values = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     bookings = request.app[keys.BOOKINGS]
     try:
