@@ -38,10 +38,11 @@ def service_config(database: Path, **changes: Any) -> Config:
 class Service:
     """A running service, its HTTP client, its simulator and the clock it believes."""
 
-    def __init__(self, config: Config, clock: ManualClock) -> None:
+    def __init__(self, config: Config, clock: ManualClock, telnyx: TelnyxSimulator | None = None) -> None:
         self.config = config
         self.clock = clock
         self.app: web.Application = create_app(config, clock=clock)
+        self._telnyx = telnyx
         self.server = TestServer(self.app, host=config.http.host, port=config.http.port)
         self.client = TestClient(self.server)
 
@@ -54,7 +55,8 @@ class Service:
 
     @property
     def simulator(self) -> TelnyxSimulator:
-        return self.app[keys.SIMULATOR]
+        """The Telnyx the service talks to: its embedded simulator, or the one it was given."""
+        return self._telnyx or self.app[keys.SIMULATOR]
 
     def iso_in(self, seconds: float) -> str:
         return datetime.fromtimestamp(self.clock.time() + seconds, UTC).isoformat()

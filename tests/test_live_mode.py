@@ -1,0 +1,54 @@
+"""With an API key the service talks to the Telnyx it is configured for, not to its own simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from dialajoke.config import TelnyxConfig
+from dialajoke.simulator import TelnyxSimulator
+
+from .clock import ManualClock
+from .service import Service, service_config
+
+
+@pytest.fixture
+async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Service]:
+    """The service configured for a Telnyx account; a stand-alone simulator plays Telnyx,
+    with its own key pair and API key, on its own port."""
+    config = service_config(database)
+    telnyx = TelnyxSimulator(clock, config.webhook_url, time_scale=0)
+    account = TelnyxConfig(
+        api_key=telnyx.api_key,
+        connection_id="1234567890",
+        from_number="+13125550100",
+        public_key=telnyx.public_key,
+    )
+    async with TestServer(telnyx.app()) as telnyx_server, aiohttp.ClientSession() as session:
+        await telnyx.start(session)
+        account = dataclasses.replace(account, api_base_url=str(telnyx_server.make_url("/v2")))
+        service = await Service(dataclasses.replace(config, telnyx=account), clock, telnyx=telnyx).start()
+        yield service
+        await service.stop()
+        await telnyx.close()
+
+
+async def test_the_configured_account_places_the_call(live_service: Service) -> None:
+    booked = await live_service.book("+12025550142")
+
+    call = await live_service.run_until_final(booked["id"], advance_s=60)
+
+    assert call["status"] == "completed"
+    assert call["from"] == "+13125550100"
+    [placed] = live_service.simulator.dialed()
+    assert (placed.from_, placed.heard) == ("+13125550100", [call["joke"]])
+
+
+async def test_no_simulator_is_mounted_and_info_says_live(live_service: Service) -> None:
+    assert (await live_service.client.get("/simulator/calls")).status == 404
+    assert (await (await live_service.client.get("/info")).json())["telnyx"] == "live"
