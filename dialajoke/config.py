@@ -13,6 +13,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 import typing
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -211,11 +212,12 @@ def _to_int(value: Any, from_env: bool) -> int:
 
 
 def _to_float(value: Any, from_env: bool) -> float:
-    if from_env:
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not from_env and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise TypeError
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError
+    return number
 
 
 def _to_tuple(value: Any, from_env: bool) -> tuple[str, ...]:
@@ -230,7 +232,7 @@ _CONVERTERS: dict[Any, Callable[[Any, bool], Any]] = {str: _to_str, int: _to_int
 _DESCRIPTIONS = {
     str: "a string",
     int: "a whole number",
-    float: "a number",
+    float: "a finite number",
     tuple: "a list of strings (comma-separated in the environment)",
 }
 

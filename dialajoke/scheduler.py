@@ -62,6 +62,8 @@ class UnifiedTimedQueue(Generic[T]):
         if entry is None:
             return False
         entry[2] = _CANCELLED
+        if self._heap[0] is entry:
+            self._wake()
         return True
 
     def __len__(self) -> int:
