@@ -22,6 +22,7 @@ from .call_control import CallControl
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .jokes import HttpJokes, JokeSource, OfflineJokes
+from .metrics import Metrics, metrics_middleware
 from .middlewares import error_middleware, request_id_middleware
 from .models import Call
 from .routes import setup_routes
@@ -39,8 +40,10 @@ SHUTDOWN_GRACE_S = 10.0
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Config in, app out. ``clock`` is for tests that move time by hand."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware], client_max_size=config.http.client_max_size
+        middlewares=[metrics_middleware, request_id_middleware, error_middleware],
+        client_max_size=config.http.client_max_size,
     )
+    app[keys.METRICS] = Metrics()
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.STARTED_AT] = time.monotonic()

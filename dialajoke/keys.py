@@ -11,6 +11,7 @@ from .call_control import CallControl
 from .clock import Clock
 from .config import Config
 from .jokes import JokeSource
+from .metrics import Metrics
 from .scheduler import UnifiedTimedQueue
 from .signing import SignatureVerifier
 from .simulator import TelnyxSimulator
@@ -29,6 +30,7 @@ CALL_CONTROL = web.AppKey("call_control", CallControl)
 QUEUE = web.AppKey("queue", UnifiedTimedQueue[int])
 BOOKINGS = web.AppKey("bookings", Bookings)
 VERIFIER = web.AppKey("verifier", SignatureVerifier)
+METRICS = web.AppKey("metrics", Metrics)
 WEBHOOK_TASKS = web.AppKey("webhook_tasks", BackgroundTasks)
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -82,6 +82,10 @@ class CallStore(abc.ABC):
         """(call id, due epoch seconds) of every call still scheduled, soonest first."""
 
     @abc.abstractmethod
+    async def count_by_status(self) -> dict[CallStatus, int]:
+        """How many calls are in each status (statuses with none may be missing)."""
+
+    @abc.abstractmethod
     async def remember_event(self, event_id: str, event_type: str) -> bool:
         """Record a webhook event id; False when it was seen before."""
 
@@ -255,6 +259,10 @@ class SqliteCallStore(CallStore):
         ) as cursor:
             async for row in cursor:
                 yield row[0], row[1]
+
+    async def count_by_status(self) -> dict[CallStatus, int]:
+        rows = await self._db.execute_fetchall("SELECT status, COUNT(*) FROM calls GROUP BY status")
+        return {CallStatus(row[0]): row[1] for row in rows}
 
     async def remember_event(self, event_id: str, event_type: str) -> bool:
         async with self._write_lock:

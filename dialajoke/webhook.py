@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 async def receive_webhook(request: web.Request) -> web.Response:
     app = request.app
+    results = app[keys.METRICS].webhooks
     body = await request.read()
     try:
         app[keys.VERIFIER].verify(
@@ -31,16 +32,20 @@ async def receive_webhook(request: web.Request) -> web.Response:
         )
     except SignatureError as exc:
         logger.warning("webhook refused from %s: %s", request.remote, exc)
+        results.labels("refused").inc()
         raise Problem(401, PROBLEM_TYPES["invalid-signature"][0], str(exc), slug="invalid-signature") from None
     try:
         event = parse_event(body)
     except EventError as exc:
+        results.labels("malformed").inc()
         errors = {exc.pointer.lstrip("/").replace("/", "."): exc.detail} if exc.pointer else None
         raise Problem(
             400, PROBLEM_TYPES["malformed-event"][0], exc.detail, slug="malformed-event", errors=errors
         ) from None
     if not await app[keys.STORE].remember_event(event.id, event.event_type):
         logger.info("webhook %s (%s) seen before; ignored", event.id, event.event_type)
+        results.labels("duplicate").inc()
         return web.json_response({"received": event.id, "duplicate": True})
+    results.labels("accepted").inc()
     app[keys.WEBHOOK_TASKS].spawn(app[keys.CALL_CONTROL].handle(event), name=f"webhook {event.event_type} {event.id}")
     return web.json_response({"received": event.id, "duplicate": False})
