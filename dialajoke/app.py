@@ -160,7 +160,7 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
     call_control = app[keys.CALL_CONTROL]
     async with UnifiedTimedQueue(call_control.dial, clock=app[keys.CLOCK]) as queue:
         app[keys.QUEUE] = queue
-        bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduling)
+        bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
         app[keys.BOOKINGS] = bookings
         await bookings.restore()
         yield

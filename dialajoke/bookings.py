@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from .clock import Clock
-from .config import SchedulingConfig
+from .config import SchedulerConfig
 from .models import Call, CallStatus, Direction
 from .scheduler import UnifiedTimedQueue
 from .store import CallStore
@@ -45,7 +45,7 @@ class Bookings:
         queue: UnifiedTimedQueue[int],
         clock: Clock,
         from_number: str,
-        settings: SchedulingConfig,
+        settings: SchedulerConfig,
     ) -> None:
         self._store = store
         self._queue = queue

@@ -77,7 +77,7 @@ class SimulatorConfig:
 
 
 @dataclass(frozen=True)
-class SchedulingConfig:
+class SchedulerConfig:
     default_region: str = "US"
     default_timezone: str = ""
     max_days_ahead: int = 30
@@ -97,7 +97,7 @@ class Config:
     telnyx: TelnyxConfig = TelnyxConfig()
     database: DatabaseConfig = DatabaseConfig()
     jokes: JokesConfig = JokesConfig()
-    scheduling: SchedulingConfig = SchedulingConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     cors: CorsConfig = CorsConfig()
 
@@ -246,7 +246,7 @@ def _check(config: Config) -> None:
 def _problems(config: Config) -> typing.Iterator[tuple[str, str]]:
     yield from _http_problems(config)
     yield from _limit_problems(config)
-    yield from _scheduling_problems(config.scheduling)
+    yield from _scheduler_problems(config.scheduler)
     yield from _telnyx_problems(config.telnyx)
 
 
@@ -286,13 +286,13 @@ def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
         yield "log_level", "must be one of DEBUG, INFO, WARNING, ERROR"
 
 
-def _scheduling_problems(scheduling: SchedulingConfig) -> typing.Iterator[tuple[str, str]]:
-    if scheduling.max_days_ahead < 1:
-        yield "scheduling.max_days_ahead", "must be at least 1"
-    if scheduling.default_region not in phonenumbers.SUPPORTED_REGIONS:
-        yield "scheduling.default_region", "must be a two-letter region code such as US, GB or IE"
-    if scheduling.default_timezone and not _is_timezone(scheduling.default_timezone):
-        yield "scheduling.default_timezone", "must be empty (the server's zone) or an IANA zone such as Europe/Dublin"
+def _scheduler_problems(scheduler: SchedulerConfig) -> typing.Iterator[tuple[str, str]]:
+    if scheduler.max_days_ahead < 1:
+        yield "scheduler.max_days_ahead", "must be at least 1"
+    if scheduler.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        yield "scheduler.default_region", "must be a two-letter region code such as US, GB or IE"
+    if scheduler.default_timezone and not _is_timezone(scheduler.default_timezone):
+        yield "scheduler.default_timezone", "must be empty (the server's zone) or an IANA zone such as Europe/Dublin"
 
 
 def _telnyx_problems(telnyx: TelnyxConfig) -> typing.Iterator[tuple[str, str]]:

@@ -109,10 +109,10 @@ def test_the_environment_wins_over_the_file_and_leaves_other_keys_alone(tmp_path
 def test_an_override_works_for_a_section_the_file_lacks(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"http": {"port": 8081}})
 
-    config = load_config(path, {"DIALAJOKE_SCHEDULING__DEFAULT_REGION": "IE"})
+    config = load_config(path, {"DIALAJOKE_SCHEDULER__DEFAULT_REGION": "IE"})
 
-    assert config.scheduling.default_region == "IE"
-    assert config.scheduling.max_days_ahead == Config().scheduling.max_days_ahead
+    assert config.scheduler.default_region == "IE"
+    assert config.scheduler.max_days_ahead == Config().scheduler.max_days_ahead
     assert config.http.port == 8081
 
 
