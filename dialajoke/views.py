@@ -40,7 +40,7 @@ async def book_call(request: web.Request) -> web.Response:
 
 async def calls_table(request: web.Request) -> web.Response:
     """Just the calls table, for the page to refresh itself without losing what is typed."""
-    context = await _calls_context(request)
+    context = {**await _calls_context(request), "booked": request.query.get("booked", "")}
     return aiohttp_jinja2.render_template("_calls.html", request, context)
 
 

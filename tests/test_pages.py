@@ -18,7 +18,7 @@ async def test_the_page_offers_the_form_and_the_server_zone(service: Service) ->
     page = await response.text()
     for name in ("to", "date", "time", "timezone"):
         assert f'name="{name}"' in page
-    assert "Nothing booked yet" in page
+    assert "Nothing waiting to ring" in page
     assert "simulator" in page
 
 
@@ -73,3 +73,13 @@ async def test_the_calls_table_refreshes_alone(service: Service) -> None:
     fragment = await response.text()
     assert "<html" not in fragment
     assert "busy" in fragment
+
+
+async def test_the_booked_call_stays_highlighted_when_the_table_refreshes(service: Service) -> None:
+    first = await service.book("+12025550142")
+    second = await service.book("+12025550143")
+
+    fragment = await (await service.client.get(f"/calls/table?booked={second['id']}")).text()
+
+    assert f'<tr id="call-{second["id"]}" class="booked">' in fragment
+    assert f'<tr id="call-{first["id"]}" class="">' in fragment

@@ -1,0 +1,195 @@
+"""The booking page in a real headless Chromium, against the whole service on its port.
+
+One Chromium serves all the tests here. Each test attaches Playwright to it over the
+DevTools protocol rather than sharing one Playwright ``Browser``: Playwright's async API
+is bound to the event loop that started it, and the ``service`` fixture runs in each
+test's own loop, so a module-wide ``Browser`` could not be used beside it.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``), or another Chromium named by
+the ``CHROMIUM`` environment variable. ``DIALAJOKE_SCREENSHOT=/tmp/page.png`` saves what
+the page looks like after a completed call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from .service import Service
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--remote-debugging-port=0",
+)
+
+OpenPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A headless Chromium on a fresh profile for this module's tests; yields its DevTools URL."""
+    executable = shutil.which(CHROMIUM)
+    if executable is None:
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set CHROMIUM to one")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    log_path = profile.with_name(f"{profile.name}.log")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            yield f"http://127.0.0.1:{_devtools_port(process, profile, log_path)}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _devtools_port(process: subprocess.Popen[bytes], profile: Path, log_path: Path) -> int:
+    """The port Chromium chose, from the file it writes into its profile once it listens."""
+    active_port = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"Chromium exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        lines = active_port.read_text().splitlines() if active_port.exists() else []
+        if len(lines) >= 2:
+            return int(lines[0])
+        time.sleep(0.02)
+    pytest.fail(f"Chromium did not open its DevTools port:\n{log_path.read_text(errors='replace')}")
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    """The module's Chromium, driven by a Playwright that lives in this test's event loop."""
+    async with async_playwright() as playwright:
+        yield await playwright.chromium.connect_over_cdp(chromium)
+
+
+@pytest.fixture
+async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPage]:
+    """Open the booking page in a fresh browser profile living in ``timezone_id``.
+
+    The page's clock starts at the service's "now" and then runs on, so the form offers a
+    time the service accepts; ``page.clock.run_for`` fires the page's timers at once.
+    """
+    contexts: list[BrowserContext] = []
+
+    async def open_page(timezone_id: str = "UTC") -> Page:
+        context = await browser.new_context(base_url=service.config.public_url, timezone_id=timezone_id, locale="en-US")
+        contexts.append(context)
+        await context.clock.install(time=service.clock.time())
+        page = await context.new_page()
+        await page.goto("/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+
+
+async def fill_in(page: Page, to: str, date: str, at: str) -> None:
+    await page.get_by_label("Phone number", exact=True).fill(to)
+    await page.get_by_label("Date", exact=True).fill(date)
+    await page.get_by_label("Time", exact=True).fill(at)
+
+
+async def book(page: Page) -> int:
+    """Press the button and wait for the page it leads to; the status the form's POST had."""
+    async with (
+        page.expect_event("load"),
+        page.expect_response(lambda response: response.request.method == "POST") as posted,
+    ):
+        await page.get_by_role("button", name="Book the call").click()
+    return (await posted.value).status
+
+
+async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
+    service: Service, open_page: OpenPage
+) -> None:
+    page = await open_page(timezone_id="UTC")
+    await expect(page.get_by_label("Date", exact=True)).to_have_value("2026-11-24")
+    await expect(page.get_by_label("Time", exact=True)).to_have_value(re.compile(r"^09:01:\d\d$"))
+    await expect(page.locator("#timezone")).to_have_value("UTC")
+
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="09:01")
+    assert await book(page) == 303
+
+    await expect(page).to_have_url(f"{service.config.public_url}/?booked=1")
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^Call 1 is booked\."))
+    row = page.get_by_role("region", name="Upcoming and in progress").locator("#call-1")
+    await expect(row).to_contain_text("+12025550142")
+    await expect(row).to_contain_text("Tue 24 Nov 2026, 09:01:00 UTC")
+    await expect(row.locator(".status")).to_have_text("scheduled")
+
+    await page.evaluate("window.notReloaded = true")
+    call = await service.run_until_final(1, advance_s=60)
+    assert call["status"] == "completed"
+    assert call["joke"]
+    await page.clock.run_for(2000)
+
+    row = page.get_by_role("region", name="Recent calls").locator("#call-1")
+    await expect(row.locator(".status")).to_have_text("completed")
+    await expect(row.locator(".joke")).to_have_text(call["joke"])
+    assert await page.evaluate("window.notReloaded") is True
+    if screenshot := os.environ.get("DIALAJOKE_SCREENSHOT"):
+        await page.screenshot(path=screenshot, full_page=True)
+
+
+async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Service, open_page: OpenPage) -> None:
+    page = await open_page()
+
+    await fill_in(page, to="12", date="2026-11-23", at="08:00")
+    assert await book(page) == 400
+
+    await expect(page).to_have_url(f"{service.config.public_url}/")
+    await expect(page.get_by_role("alert")).to_contain_text("The call was not booked")
+    phone = page.get_by_label("Phone number", exact=True)
+    await expect(phone).to_have_value("12")
+    await expect(phone).to_have_attribute("aria-invalid", "true")
+    await expect(phone).to_have_accessible_description(re.compile("wrong length"))
+    date = page.get_by_label("Date", exact=True)
+    await expect(date).to_have_value("2026-11-23")
+    await expect(date).not_to_have_attribute("aria-invalid", "true")
+    when = page.get_by_label("Time", exact=True)
+    await expect(when).to_have_value("08:00")
+    await expect(when).to_have_attribute("aria-invalid", "true")
+    await expect(when).to_have_accessible_description(re.compile("this time has passed"))
+    await expect(page.locator("#timezone")).to_have_value("UTC")
+    listing = await (await service.client.get("/api/calls")).json()
+    assert listing["calls"] == []
+
+
+async def test_the_time_is_read_in_the_browsers_own_time_zone(service: Service, open_page: OpenPage) -> None:
+    page = await open_page(timezone_id="America/Chicago")
+    await expect(page.locator("#timezone")).to_have_value("America/Chicago")
+    await expect(page.locator("#zone-hint")).to_have_text("In America/Chicago time.")
+
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="10:00")
+    assert await book(page) == 303
+
+    await expect(page.locator("#call-1")).to_contain_text("Tue 24 Nov 2026, 10:00:00 CST")
+    call = await service.call(1)
+    assert (call["at"], call["timezone"]) == ("2026-11-24T16:00:00+00:00", "America/Chicago")
