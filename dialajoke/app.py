@@ -21,6 +21,7 @@ from .bookings import Bookings
 from .call_control import CallControl
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
+from .dialer import DialGate
 from .jokes import HttpJokes, JokeSource, OfflineJokes
 from .metrics import Metrics, metrics_middleware
 from .middlewares import error_middleware, request_id_middleware
@@ -30,7 +31,7 @@ from .scheduler import UnifiedTimedQueue
 from .signing import SignatureVerifier
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
-from .telnyx import TelnyxClient
+from .telnyx import RetryPolicy, TelnyxClient
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +101,29 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
     config, session = app[keys.CONFIG], app[keys.HTTP_SESSION]
+    telnyx = config.telnyx
     account = _telnyx_account(app)
-    app[keys.TELNYX] = TelnyxClient(session, account.api_base_url, account.api_key, config.telnyx.request_timeout_s)
-    app[keys.VERIFIER] = SignatureVerifier(account.public_key, config.telnyx.webhook_tolerance_s)
-    app[keys.JOKES] = _joke_source(config, session)
-    app[keys.CALL_CONTROL] = CallControl(
-        app[keys.STORE], app[keys.TELNYX], app[keys.JOKES], account.settings, config.webhook_url, app[keys.CLOCK]
+    gate = DialGate(telnyx.max_dials_per_second, telnyx.max_concurrent_calls)
+    retry = RetryPolicy(telnyx.max_attempts, telnyx.retry_base_delay_s, telnyx.retry_max_delay_s)
+    app[keys.TELNYX] = TelnyxClient(
+        session, account.api_base_url, account.api_key, telnyx.request_timeout_s, retry, gate.slow_down
     )
-    yield
+    app[keys.VERIFIER] = SignatureVerifier(account.public_key, telnyx.webhook_tolerance_s)
+    app[keys.JOKES] = _joke_source(config, session)
+    app[keys.DIAL_GATE] = gate
+    call_control = CallControl(
+        app[keys.STORE],
+        app[keys.TELNYX],
+        app[keys.JOKES],
+        account.settings,
+        config.webhook_url,
+        app[keys.CLOCK],
+        gate,
+        config.calls.stale_after_s,
+    )
+    async with call_control:
+        app[keys.CALL_CONTROL] = call_control
+        yield
 
 
 class TelnyxAccount(NamedTuple):
@@ -163,4 +179,6 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
         bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
         app[keys.BOOKINGS] = bookings
         await bookings.restore()
+        for call_id in await call_control.recover():
+            queue.put(call_id, app[keys.CLOCK].time())
         yield

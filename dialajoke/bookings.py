@@ -51,6 +51,7 @@ class Bookings:
         self._queue = queue
         self._clock = clock
         self._from_number = from_number
+        self._misfire_grace_s = settings.misfire_grace_s
         self._rules = BookingRules(
             now=datetime.fromtimestamp(0, UTC),
             default_region=settings.default_region,
@@ -94,11 +95,25 @@ class Bookings:
         return len(self._queue)
 
     async def restore(self) -> int:
-        """Queue every call still scheduled in the store, e.g. after a restart."""
-        restored = 0
+        """Queue every call still scheduled in the store, e.g. after a restart.
+
+        A call that fell due while the service was down still rings if it is at most
+        ``misfire_grace_s`` late; later than that, ringing would surprise its callee, so
+        it is marked ``missed`` instead.
+        """
+        now = self._clock.time()
+        restored, missed = 0, []
         async for call_id, due_at in self._store.scheduled():
-            self._queue.put(call_id, due_at)
-            restored += 1
-        if restored:
-            logger.info("restored %d scheduled calls from the store", restored)
+            if now - due_at > self._misfire_grace_s:
+                missed.append((call_id, now - due_at))
+            else:
+                self._queue.put(call_id, due_at)
+                restored += 1
+        for call_id, late_s in missed:
+            detail = (
+                f"missed: due {late_s:.0f} s before the service was back (misfire_grace_s={self._misfire_grace_s:g})"
+            )
+            await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.SCHEDULED})
+        if restored or missed:
+            logger.info("restored %d scheduled calls from the store; %d were missed", restored, len(missed))
         return restored

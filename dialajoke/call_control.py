@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 
 from .clock import Clock
 from .config import TelnyxConfig
+from .dialer import DialGate
 from .events import TelnyxEvent, encode_client_state
 from .jokes import JokeSource
 from .models import Call, CallStatus, Direction
+from .scheduler import UnifiedTimedQueue
 from .store import CallStore
 from .telnyx import TelnyxClient, TelnyxError
 
@@ -46,6 +48,10 @@ class CallControl:
 
     :param settings: connection, caller number, voice and language for commands.
     :param webhook_url: where Telnyx should report the calls we place.
+    :param gate: admits due calls under the account's dial rate and concurrency limits.
+    :param stale_after_s: a call in progress that hears nothing for this long has failed.
+
+    ``async with call_control:`` runs the watchdog that ends silent calls.
     """
 
     def __init__(
@@ -56,6 +62,8 @@ class CallControl:
         settings: TelnyxConfig,
         webhook_url: str,
         clock: Clock,
+        gate: DialGate,
+        stale_after_s: float,
     ) -> None:
         self._store = store
         self._telnyx = telnyx
@@ -63,6 +71,9 @@ class CallControl:
         self._settings = settings
         self._webhook_url = webhook_url
         self._clock = clock
+        self._gate = gate
+        self._stale_after_s = stale_after_s
+        self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
             "call.answered": self._on_answered,
@@ -70,16 +81,49 @@ class CallControl:
             "call.hangup": self._on_hangup,
         }
 
+    async def __aenter__(self) -> CallControl:
+        await self._watchdog.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._watchdog.close()
+
     @property
     def from_number(self) -> str:
         """The caller id our calls present."""
         return self._settings.from_number
 
+    async def recover(self) -> list[int]:
+        """Take back the calls that were in progress when the service last stopped.
+
+        Their webhooks keep arriving, so they hold their place under the concurrency cap
+        and are watched for silence. Returns the calls that crashed between being marked
+        ``dialing`` and Telnyx's answer: they must be dialed again, with the same command_id.
+        """
+        redial = []
+        async for call_id, status, direction, call_control_id in self._store.in_progress():
+            if status is CallStatus.DIALING and call_control_id is None:
+                redial.append(call_id)
+                continue
+            if direction is Direction.OUTBOUND:
+                self._gate.occupy(call_id)
+            self._watch(call_id)
+        if redial:
+            logger.info("%d calls were interrupted while dialing; dialing them again", len(redial))
+        return redial
+
     async def dial(self, call_id: int) -> None:
-        """Place a scheduled call; a call cancelled or already dialed meanwhile is left alone."""
-        call = await self._store.move(call_id, CallStatus.DIALING, "dialing")
+        """Place a due call once the gate admits it; a call cancelled meanwhile is left alone."""
+        await self._gate.admit(call_id)
+        try:
+            call = await self._start_dialing(call_id)
+        except BaseException:
+            self._gate.release(call_id)
+            raise
         if call is None:
+            self._gate.release(call_id)
             return
+        self._watch(call.id)
         try:
             dialed = await self._telnyx.dial(
                 to=call.to,
@@ -91,9 +135,20 @@ class CallControl:
                 timeout_secs=self._settings.ring_timeout_s,
             )
         except TelnyxError as exc:
-            await self._store.move(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}")
+            await self._finish(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}")
             return
         await self._store.attach_call_control_id(call.id, dialed.call_control_id)
+
+    async def _start_dialing(self, call_id: int) -> Call | None:
+        """Mark the call ``dialing`` (durably) before the request leaves, so a crash cannot lose it."""
+        call = await self._store.move(call_id, CallStatus.DIALING, "dialing", only_from={CallStatus.SCHEDULED})
+        if call is not None:
+            return call
+        call = await self._store.get_call(call_id)
+        if call is None or call.status is not CallStatus.DIALING or call.call_control_id is not None:
+            return None
+        await self._store.add_note(call_id, "dialing again after a restart, with the same command_id")
+        return call
 
     async def handle(self, event: TelnyxEvent) -> None:
         """Act on one verified, first-seen webhook event."""
@@ -109,6 +164,8 @@ class CallControl:
                     event.call_control_id,
                 )
             return
+        if not call.status.is_final:
+            self._watch(call.id)
         if event.call_control_id and call.call_control_id is None:
             await self._store.attach_call_control_id(call.id, event.call_control_id)
         handler = self._handlers.get(event.event_type)
@@ -142,7 +199,7 @@ class CallControl:
             if exc.call_has_ended:
                 await self._store.add_note(call.id, "the callee hung up before the joke began")
                 return
-            await self._store.move(call.id, CallStatus.FAILED, f"speak failed: {exc.describe()}")
+            await self._finish(call.id, CallStatus.FAILED, f"speak failed: {exc.describe()}")
             await self._hang_up(call, call_control_id)
 
     async def _on_speak_ended(self, call: Call, event: TelnyxEvent) -> None:
@@ -154,8 +211,19 @@ class CallControl:
 
     async def _on_hangup(self, call: Call, event: TelnyxEvent) -> None:
         cause = event.hangup_cause or "unspecified"
-        outcome = outcome_of(cause)
-        await self._store.move(call.id, outcome, f"call.hangup: {cause}", hangup_cause=cause)
+        await self._finish(call.id, outcome_of(cause), f"call.hangup: {cause}", hangup_cause=cause)
+
+    async def _finish(self, call_id: int, status: CallStatus, detail: str, hangup_cause: str | None = None) -> None:
+        """End the call (if it has not ended already) and free its place for the next one."""
+        await self._store.move(call_id, status, detail, hangup_cause=hangup_cause)
+        self._gate.release(call_id)
+        self._watchdog.cancel(call_id)
+
+    def _watch(self, call_id: int) -> None:
+        self._watchdog.put(call_id, self._clock.time() + self._stale_after_s)
+
+    async def _expire_silent_call(self, call_id: int) -> None:
+        await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
 
     async def _hang_up(self, call: Call, call_control_id: str) -> None:
         try:
@@ -185,6 +253,8 @@ class CallControl:
             )
         except TelnyxError as exc:
             if exc.call_has_ended:
-                await self._store.move(call.id, CallStatus.NO_ANSWER, "the caller hung up before we answered")
+                await self._finish(call.id, CallStatus.NO_ANSWER, "the caller hung up before we answered")
             else:
-                await self._store.move(call.id, CallStatus.FAILED, f"answer failed: {exc.describe()}")
+                await self._finish(call.id, CallStatus.FAILED, f"answer failed: {exc.describe()}")
+            return
+        self._watch(call.id)

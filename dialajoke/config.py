@@ -53,6 +53,11 @@ class TelnyxConfig:
     ring_timeout_s: int = 30
     request_timeout_s: float = 10.0
     webhook_tolerance_s: int = 300
+    max_attempts: int = 5
+    retry_base_delay_s: float = 0.5
+    retry_max_delay_s: float = 8.0
+    max_dials_per_second: float = 30.0
+    max_concurrent_calls: int = 2
 
     @property
     def is_live(self) -> bool:
@@ -81,6 +86,12 @@ class SchedulerConfig:
     default_region: str = "US"
     default_timezone: str = ""
     max_days_ahead: int = 30
+    misfire_grace_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class CallsConfig:
+    stale_after_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     jokes: JokesConfig = JokesConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    calls: CallsConfig = CallsConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     cors: CorsConfig = CorsConfig()
 
@@ -274,9 +286,15 @@ def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
     if not 5 <= telnyx.ring_timeout_s <= 600:
         yield "telnyx.ring_timeout_s", "must be between 5 and 600 seconds (Telnyx's timeout_secs range)"
     for key, value in (
+        ("telnyx.max_attempts", telnyx.max_attempts),
+        ("telnyx.retry_base_delay_s", telnyx.retry_base_delay_s),
+        ("telnyx.retry_max_delay_s", telnyx.retry_max_delay_s),
+        ("telnyx.max_dials_per_second", telnyx.max_dials_per_second),
+        ("telnyx.max_concurrent_calls", telnyx.max_concurrent_calls),
         ("telnyx.request_timeout_s", telnyx.request_timeout_s),
         ("telnyx.webhook_tolerance_s", telnyx.webhook_tolerance_s),
         ("jokes.timeout_s", config.jokes.timeout_s),
+        ("calls.stale_after_s", config.calls.stale_after_s),
     ):
         if value <= 0:
             yield key, f"must be positive, not {value}"
@@ -289,6 +307,8 @@ def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
 def _scheduler_problems(scheduler: SchedulerConfig) -> typing.Iterator[tuple[str, str]]:
     if scheduler.max_days_ahead < 1:
         yield "scheduler.max_days_ahead", "must be at least 1"
+    if scheduler.misfire_grace_s < 0:
+        yield "scheduler.misfire_grace_s", "must be 0 or more seconds"
     if scheduler.default_region not in phonenumbers.SUPPORTED_REGIONS:
         yield "scheduler.default_region", "must be a two-letter region code such as US, GB or IE"
     if scheduler.default_timezone and not _is_timezone(scheduler.default_timezone):

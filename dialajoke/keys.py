@@ -10,6 +10,7 @@ from .bookings import Bookings
 from .call_control import CallControl
 from .clock import Clock
 from .config import Config
+from .dialer import DialGate
 from .jokes import JokeSource
 from .metrics import Metrics
 from .scheduler import UnifiedTimedQueue
@@ -26,6 +27,7 @@ SIMULATOR = web.AppKey("simulator", TelnyxSimulator)
 STORE = web.AppKey("store", CallStore)
 TELNYX = web.AppKey("telnyx", TelnyxClient)
 JOKES = web.AppKey("jokes", JokeSource)
+DIAL_GATE = web.AppKey("dial_gate", DialGate)
 CALL_CONTROL = web.AppKey("call_control", CallControl)
 QUEUE = web.AppKey("queue", UnifiedTimedQueue[int])
 BOOKINGS = web.AppKey("bookings", Bookings)

@@ -46,6 +46,8 @@ _PROGRESS = [
     CallStatus.SPEAKING,
 ]
 FINAL_STATUSES = frozenset(set(CallStatus) - set(_PROGRESS))
+IN_PROGRESS = frozenset(_PROGRESS[1:])
+"""Dialed (or rung by a caller) and not yet ended."""
 
 
 class Direction(enum.StrEnum):

@@ -19,6 +19,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,11 +68,34 @@ class Faults:
     :ivar duplicate_webhooks: deliver every webhook twice.
     :ivar webhooks_before_dial_response: send call.initiated before answering the dial request.
     :ivar held_events: event types kept back until :meth:`TelnyxSimulator.release` (out-of-order delivery).
+    :ivar dropped_events: event types never delivered.
+    :ivar api_failures: how each of the next API requests fails, one entry per request:
+        ``"500"``, ``"503"`` or ``"429"`` refuse it; ``"timeout"`` carries it out but answers only
+        after ``hang_s``; ``"disconnect"`` carries it out and drops the connection unanswered.
+    :ivar response_delay_s: added before every API answer.
     """
 
     duplicate_webhooks: bool = False
     webhooks_before_dial_response: bool = False
     held_events: set[str] = field(default_factory=set)
+    dropped_events: set[str] = field(default_factory=set)
+    api_failures: deque[str] = field(default_factory=deque)
+    response_delay_s: float = 0.0
+    hang_s: float = 30.0
+
+    def fail_next(self, count: int, how: str) -> None:
+        if how not in API_FAILURES:
+            raise ValueError(f"unknown failure {how!r}; use one of {sorted(API_FAILURES)}")
+        self.api_failures.extend([how] * count)
+
+
+API_FAILURES = {
+    "500": (500, "10007", "Unexpected error"),
+    "503": (503, "10007", "Service unavailable"),
+    "429": (429, "90103", "Too many dials"),
+    "timeout": None,
+    "disconnect": None,
+}
 
 
 @dataclass
@@ -83,6 +107,7 @@ class SimulatedCall:
     webhook_url: str
     client_state: str | None
     timeout_secs: int = 30
+    command_id: str | None = None
     state: str = "ringing"
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
@@ -106,15 +131,19 @@ class SimulatedCall:
 class TelnyxError(Exception):
     """A Telnyx-shaped error answer: ``{"errors": [{"code", "title", "detail"}]}``."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str = "", pointer: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, title: str, detail: str = "", pointer: str = "", retry_after: str = ""
+    ) -> None:
         super().__init__(title)
         self.status, self.code, self.title, self.detail, self.pointer = status, code, title, detail, pointer
+        self.retry_after = retry_after
 
     def response(self) -> web.Response:
         error: dict[str, Any] = {"code": self.code, "title": self.title, "detail": self.detail or self.title}
         if self.pointer:
             error["source"] = {"pointer": self.pointer}
-        return web.json_response({"errors": [error]}, status=self.status)
+        headers = {"Retry-After": self.retry_after} if self.retry_after else None
+        return web.json_response({"errors": [error]}, status=self.status, headers=headers)
 
 
 class TelnyxSimulator:
@@ -133,6 +162,8 @@ class TelnyxSimulator:
         self._webhook_url = webhook_url
         self._time_scale = time_scale
         self.faults = Faults()
+        self.most_live = 0
+        """The most outbound calls that were in progress at once."""
         self._dial_commands: dict[str, tuple[float, str]] = {}
         self._tasks = BackgroundTasks()
         self._held_back = BackgroundTasks()
@@ -140,13 +171,31 @@ class TelnyxSimulator:
         self._session: aiohttp.ClientSession | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[_telnyx_errors])
+        app = web.Application(middlewares=[_telnyx_errors, self._inject_faults])
         app.router.add_post("/v2/calls", self._dial)
         app.router.add_get("/v2/calls/{call_control_id}", self._get_call)
         app.router.add_post("/v2/calls/{call_control_id}/actions/{action}", self._action)
         app.router.add_post("/inbound-calls", self._ring_inbound)
         app.router.add_get("/calls", self._list_calls)
         return app
+
+    @web.middleware
+    async def _inject_faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if "/v2/" not in request.path:
+            return await handler(request)
+        if self.faults.response_delay_s:
+            await asyncio.sleep(self.faults.response_delay_s)
+        failure = self.faults.api_failures.popleft() if self.faults.api_failures else None
+        refusal = API_FAILURES.get(failure or "")
+        if refusal is not None:
+            status, code, title = refusal
+            raise TelnyxError(status, code, title, f"injected {failure}", retry_after="0" if status == 429 else "")
+        response = await handler(request)
+        if failure == "timeout":
+            await asyncio.sleep(self.faults.hang_s)
+        elif failure == "disconnect" and request.transport is not None:
+            request.transport.abort()
+        return response
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         self._session = session
@@ -165,6 +214,11 @@ class TelnyxSimulator:
             self.faults.held_events.discard(event_type)
             self._held.notify_all()
 
+    @property
+    def live(self) -> int:
+        """Outbound calls placed and not yet hung up."""
+        return sum(1 for call in self.dialed() if call.state != "ended")
+
     def dialed(self, to: str | None = None) -> list[SimulatedCall]:
         return [call for call in self.calls.values() if call.direction == "outgoing" and to in (None, call.to)]
 
@@ -179,6 +233,7 @@ class TelnyxSimulator:
         if command_id:
             self._dial_commands[str(command_id)] = (self._clock.time(), call.call_control_id)
         self.calls[call.call_control_id] = call
+        self.most_live = max(self.most_live, self.live)
         logger.info("simulator: dialing %s (%s)", call.to, call.behaviour.value)
         if self.faults.webhooks_before_dial_response:
             await self._send(call, "call.initiated", direction="outgoing", state="bridging")
@@ -209,6 +264,7 @@ class TelnyxSimulator:
             webhook_url=str(body.get("webhook_url") or self._webhook_url),
             client_state=body.get("client_state"),
             timeout_secs=timeout_secs,
+            command_id=body.get("command_id"),
         )
 
     async def _get_call(self, request: web.Request) -> web.Response:
@@ -313,6 +369,9 @@ class TelnyxSimulator:
         self._tasks.spawn(coro, name="simulated call")
 
     async def _send(self, call: SimulatedCall, event_type: str, **extra: str) -> None:
+        if event_type in self.faults.dropped_events:
+            logger.info("simulator: dropping %s for %s", event_type, call.call_control_id)
+            return
         envelope = _envelope(call, event_type, self._clock.time(), extra)
         if event_type in self.faults.held_events:
             self._held_back.spawn(self._send_when_released(call, envelope), name=f"held {event_type}")

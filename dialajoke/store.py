@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from .clock import Clock
-from .models import Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
+from .models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +53,20 @@ class CallStore(abc.ABC):
 
     @abc.abstractmethod
     async def move(
-        self, call_id: int, new: CallStatus, detail: str, *, only_from: Iterable[CallStatus] = (), **fields: str | None
+        self,
+        call_id: int,
+        new: CallStatus,
+        detail: str,
+        *,
+        only_from: Iterable[CallStatus] = (),
+        joke: str | None = None,
+        hangup_cause: str | None = None,
     ) -> Call | None:
         """Move a call to ``new`` if its current status allows it (see CallStatus.can_move_to).
 
         ``only_from`` narrows the statuses the call may be in, e.g. cancelling only a scheduled call.
 
-        ``fields`` (joke, call_control_id, hangup_cause) are saved in the same transaction.
+        ``joke`` and ``hangup_cause``, when given, are saved in the same transaction.
         Returns the updated call, or None when the call is unknown or the move is not allowed.
         """
 
@@ -80,6 +87,10 @@ class CallStore(abc.ABC):
     @abc.abstractmethod
     def scheduled(self) -> AsyncIterator[tuple[int, float]]:
         """(call id, due epoch seconds) of every call still scheduled, soonest first."""
+
+    @abc.abstractmethod
+    def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
+        """(id, status, direction, call_control_id) of every call dialed or answered but not ended."""
 
     @abc.abstractmethod
     async def count_by_status(self) -> dict[CallStatus, int]:
@@ -130,7 +141,6 @@ _CALL_COLUMNS = (
     "id, ref, direction, to_number, from_number, due_at, timezone, status, joke, call_control_id, "
     "hangup_cause, created_at, updated_at"
 )
-_MOVABLE_FIELDS = frozenset({"joke", "call_control_id", "hangup_cause"})
 
 
 class SqliteCallStore(CallStore):
@@ -201,19 +211,23 @@ class SqliteCallStore(CallStore):
         return None
 
     async def move(
-        self, call_id: int, new: CallStatus, detail: str, *, only_from: Iterable[CallStatus] = (), **fields: str | None
+        self,
+        call_id: int,
+        new: CallStatus,
+        detail: str,
+        *,
+        only_from: Iterable[CallStatus] = (),
+        joke: str | None = None,
+        hangup_cause: str | None = None,
     ) -> Call | None:
-        unknown = set(fields) - _MOVABLE_FIELDS
-        if unknown:
-            raise TypeError(f"move() cannot set {sorted(unknown)}")
         allowed = sorted(CallStatus.before(new).intersection(only_from or CallStatus))
         now = self._clock.time()
-        assignments = "".join(f", {name} = COALESCE(?, {name})" for name in fields)
         async with self._write_lock:
             cursor = await self._db.execute(
-                f"UPDATE calls SET status = ?, updated_at = ?{assignments}"
+                "UPDATE calls SET status = ?, updated_at = ?, joke = COALESCE(?, joke),"
+                " hangup_cause = COALESCE(?, hangup_cause)"
                 f" WHERE id = ? AND status IN ({', '.join('?' * len(allowed))})",
-                (new, now, *fields.values(), call_id, *allowed),
+                (new, now, joke, hangup_cause, call_id, *allowed),
             )
             if cursor.rowcount != 1:
                 return None
@@ -259,6 +273,14 @@ class SqliteCallStore(CallStore):
         ) as cursor:
             async for row in cursor:
                 yield row[0], row[1]
+
+    async def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
+        statuses = [status.value for status in IN_PROGRESS]
+        placeholders = ", ".join("?" * len(statuses))
+        sql = f"SELECT id, status, direction, call_control_id FROM calls WHERE status IN ({placeholders})"
+        async with self._db.execute(sql, statuses) as cursor:
+            async for row in cursor:
+                yield row[0], CallStatus(row[1]), Direction(row[2]), row[3]
 
     async def count_by_status(self) -> dict[CallStatus, int]:
         rows = await self._db.execute_fetchall("SELECT status, COUNT(*) FROM calls GROUP BY status")

@@ -7,8 +7,14 @@ every request with a timeout, and turns Telnyx's ``{"errors": [...]}`` bodies in
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import json
 import logging
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 CALL_HAS_ENDED = "90018"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+MAX_RETRY_AFTER_S = 60.0
 JOKE_TIME_LIMIT_S = 120
 
 
@@ -28,11 +35,14 @@ class TelnyxError(Exception):
     :param code: Telnyx's error code (a string of digits), when it gave one.
     """
 
-    def __init__(self, status: int | None, title: str, detail: str = "", code: str = "") -> None:
+    def __init__(
+        self, status: int | None, title: str, detail: str = "", code: str = "", retry_after_s: float | None = None
+    ) -> None:
         self.status = status
         self.title = title
         self.detail = detail
         self.code = code
+        self.retry_after_s = retry_after_s
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -51,6 +61,31 @@ class TelnyxError(Exception):
     def is_retryable(self) -> bool:
         return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
 
+    @property
+    def is_rate_limit(self) -> bool:
+        return self.status == 429
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, as Telnyx's own SDK does (reference section 1.4).
+
+    Every attempt resends the same body, so the same ``command_id``: Telnyx ignores a
+    repeat, and a retried dial is never a second call. A 429 does not use up an
+    attempt: being asked to slow down is not a failure of the call.
+    """
+
+    max_attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    max_rate_limited: int = 50
+
+    def delay_s(self, attempt: int, error: TelnyxError) -> float:
+        if error.retry_after_s is not None and 0 <= error.retry_after_s <= MAX_RETRY_AFTER_S:
+            return error.retry_after_s
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+        return backoff * random.uniform(0.75, 1.0)
+
 
 @dataclass(frozen=True)
 class DialedCall:
@@ -65,11 +100,21 @@ class TelnyxClient:
     :param base_url: ``https://api.telnyx.com/v2``, or the embedded simulator's.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: str,
+        timeout_s: float,
+        retry: RetryPolicy | None = None,
+        on_rate_limited: Callable[[float], None] | None = None,
+    ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._retry = retry or RetryPolicy()
+        self._on_rate_limited = on_rate_limited
 
     async def dial(
         self,
@@ -114,6 +159,26 @@ class TelnyxClient:
         await self._post(f"/calls/{quote(call_control_id, safe='')}/actions/{action}", body)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with retries: connection errors, timeouts, 408/409/429 and 5xx; never other 4xx."""
+        attempt, rate_limited = 1, 0
+        while True:
+            try:
+                return await self._post_once(path, body)
+            except TelnyxError as exc:
+                if exc.is_rate_limit:
+                    rate_limited += 1
+                out_of_attempts = attempt >= self._retry.max_attempts or rate_limited > self._retry.max_rate_limited
+                if not exc.is_retryable or out_of_attempts:
+                    raise
+                delay_s = self._retry.delay_s(attempt, exc)
+                logger.warning("%s %s (attempt %d); retrying in %.2f s", path, exc.describe(), attempt, delay_s)
+                if exc.is_rate_limit and self._on_rate_limited is not None:
+                    self._on_rate_limited(delay_s)
+                else:
+                    attempt += 1
+            await asyncio.sleep(delay_s)
+
+    async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self._base_url + path
         try:
             async with self._session.post(url, json=body, headers=self._headers, timeout=self._timeout) as response:
@@ -134,11 +199,25 @@ class TelnyxClient:
 
 async def _error_from(response: aiohttp.ClientResponse) -> TelnyxError:
     text = await response.text(errors="replace")
+    retry_after_s = _retry_after_s(response.headers.get("Retry-After"))
     try:
-        errors = (await response.json(content_type=None)).get("errors")
-        first = errors[0]
-        return TelnyxError(
-            response.status, str(first.get("title", "")), str(first.get("detail", "")), str(first.get("code", ""))
-        )
+        first = json.loads(text)["errors"][0]
+        title, detail, code = str(first.get("title", "")), str(first.get("detail", "")), str(first.get("code", ""))
     except (ValueError, AttributeError, IndexError, KeyError, TypeError):
-        return TelnyxError(response.status, response.reason or "Error", text[:200])
+        title, detail, code = response.reason or "Error", text[:200], ""
+    return TelnyxError(response.status, title, detail, code, retry_after_s)
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Retry-After in seconds, from either of its forms (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from dialajoke import keys
 from dialajoke.app import create_app
-from dialajoke.config import Config, DatabaseConfig, HttpConfig, SimulatorConfig
+from dialajoke.config import Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
 from dialajoke.simulator import TelnyxSimulator
 
 from .clock import ManualClock
@@ -31,8 +31,15 @@ def service_config(database: Path, **changes: Any) -> Config:
         http=HttpConfig(host="127.0.0.1", port=port),
         database=DatabaseConfig(path=str(database)),
         simulator=SimulatorConfig(time_scale=0.0),
+        telnyx=quick_telnyx(),
     )
     return dataclasses.replace(config, **changes)
+
+
+def quick_telnyx(**changes: Any) -> TelnyxConfig:
+    """Telnyx settings whose retries take milliseconds, not seconds."""
+    quick = {"retry_base_delay_s": 0.001, "retry_max_delay_s": 0.005, "request_timeout_s": 5.0}
+    return TelnyxConfig(**{**quick, **changes})
 
 
 class Service:

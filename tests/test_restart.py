@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .service import Service, service_config
+from dialajoke.models import CallStatus
+from dialajoke.store import SqliteCallStore
+
+from .clock import ManualClock
+from .service import Service, quick_telnyx, service_config
 
 
 async def test_calls_pending_at_a_restart_still_ring_once(
@@ -40,3 +44,65 @@ async def test_a_call_due_while_the_service_was_down_rings_at_start(
     second = await start_service(service_config(database))
 
     assert (await second.run_until_final(booked["id"]))["status"] == "completed"
+
+
+async def test_a_call_due_longer_ago_than_the_grace_is_marked_missed(
+    start_service: Callable[..., Awaitable[Service]], database: Path
+) -> None:
+    first = await start_service(service_config(database))
+    late = await first.book("+12025550142", in_s=60)
+    on_time = await first.book("+12025550143", in_s=400)
+    await first.stop()
+    first.clock.advance(60 + 301)
+
+    second = await start_service(service_config(database))
+
+    missed = await second.call(late["id"])
+    assert missed["status"] == "missed"
+    assert "misfire_grace_s=300" in missed["events"][-1]["detail"]
+    assert (await second.run_until_final(on_time["id"], advance_s=40))["status"] == "completed"
+    assert [call.to for call in second.simulator.dialed()] == ["+12025550143"]
+
+
+async def test_a_call_interrupted_while_dialing_is_dialed_again_with_the_same_command_id(
+    start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
+) -> None:
+    first = await start_service(service_config(database))
+    booked = await first.book("+12025550142", in_s=60)
+    await first.stop()
+    # As if the process died after committing 'dialing' and before Telnyx answered.
+    store = await SqliteCallStore.open(database, clock)
+    interrupted = await store.move(booked["id"], CallStatus.DIALING, "dialing")
+    await store.close()
+    assert interrupted is not None
+
+    second = await start_service(service_config(database))
+    call = await second.run_until_final(booked["id"])
+
+    assert call["status"] == "completed"
+    [placed] = second.simulator.dialed()
+    assert placed.command_id == f"{interrupted.ref}:dial"
+    assert "dialing again after a restart, with the same command_id" in [event["detail"] for event in call["events"]]
+
+
+async def test_a_call_in_progress_at_a_restart_is_still_ended_by_its_webhooks_or_by_silence(
+    start_service: Callable[..., Awaitable[Service]], database: Path
+) -> None:
+    first = await start_service(service_config(database, telnyx=quick_telnyx(max_concurrent_calls=1)))
+    first.simulator.faults.dropped_events.add("call.hangup")
+    stuck = await first.book("+12025550142", in_s=60)
+    first.clock.advance(60)
+    await first.settle()
+    assert (await first.call(stuck["id"]))["status"] == "speaking"
+    await first.stop()
+
+    second = await start_service(service_config(database, telnyx=quick_telnyx(max_concurrent_calls=1)))
+    waiting = await second.book("+12025550143", in_s=60)
+    second.clock.advance(60)
+    await second.settle()
+    assert (await second.call(waiting["id"]))["status"] == "scheduled"
+
+    ended = await second.run_until_final(stuck["id"], advance_s=300)
+
+    assert (ended["status"], ended["events"][-1]["detail"]) == ("failed", "no events for 300 s")
+    assert (await second.run_until_final(waiting["id"]))["status"] == "completed"

@@ -14,9 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import unused_port
 from pytest_aiohttp import AiohttpServer
 
-from dialajoke.telnyx import DialedCall, TelnyxClient, TelnyxError
+from dialajoke.telnyx import DialedCall, RetryPolicy, TelnyxClient, TelnyxError
 
 API_KEY = "KEY0123456789ABCDEF"
+SINGLE_ATTEMPT = RetryPolicy(max_attempts=1)
+QUICK_RETRIES = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002)
 ODD_ID = "v3:abc/def+="
 
 Reply = Callable[[], Awaitable[web.StreamResponse]]
@@ -84,10 +86,16 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def start_telnyx(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartTelnyx:
-    async def start(reply: Reply | None = None, timeout_s: float = 5.0) -> tuple[FakeTelnyx, TelnyxClient]:
+    async def start(
+        reply: Reply | None = None,
+        timeout_s: float = 5.0,
+        retry: RetryPolicy = SINGLE_ATTEMPT,
+        on_rate_limited: Callable[[float], None] | None = None,
+    ) -> tuple[FakeTelnyx, TelnyxClient]:
         fake = FakeTelnyx(reply or ok())
         server = await aiohttp_server(fake.app)
-        client = TelnyxClient(session, str(server.make_url("/v2/")), API_KEY, timeout_s=timeout_s)
+        base_url = str(server.make_url("/v2/"))
+        client = TelnyxClient(session, base_url, API_KEY, timeout_s, retry=retry, on_rate_limited=on_rate_limited)
         return fake, client
 
     return start
@@ -314,7 +322,7 @@ async def test_a_success_that_is_not_json_is_an_error(start_telnyx: StartTelnyx)
 
 
 async def test_a_refused_connection_is_an_error_without_a_status(session: aiohttp.ClientSession) -> None:
-    client = TelnyxClient(session, f"http://127.0.0.1:{unused_port()}/v2", API_KEY, timeout_s=5)
+    client = TelnyxClient(session, f"http://127.0.0.1:{unused_port()}/v2", API_KEY, timeout_s=5, retry=SINGLE_ATTEMPT)
 
     with pytest.raises(TelnyxError) as caught:
         await dial(client)
@@ -322,3 +330,79 @@ async def test_a_refused_connection_is_an_error_without_a_status(session: aiohtt
     assert caught.value.status is None
     assert caught.value.is_retryable is True
     assert "could not be reached" in str(caught.value)
+
+
+# Retries
+
+
+def in_turn(*replies: Reply) -> Reply:
+    """Answer with each reply in turn, then keep answering with the last."""
+    remaining = list(replies)
+
+    async def reply() -> web.StreamResponse:
+        return await (remaining.pop(0) if len(remaining) > 1 else remaining[0])()
+
+    return reply
+
+
+def rate_limited(retry_after: str) -> Reply:
+    async def reply() -> web.StreamResponse:
+        body = {"errors": [{"code": "90103", "title": "Too many dials"}]}
+        return web.json_response(body, status=429, headers={"Retry-After": retry_after})
+
+    return reply
+
+
+async def test_transient_failures_are_retried_with_the_same_command_id(start_telnyx: StartTelnyx) -> None:
+    unavailable = answer(503, "<html>down</html>", "text/html")
+    fake, client = await start_telnyx(
+        in_turn(unavailable, unavailable, ok({"call_control_id": "v3:x"})), retry=QUICK_RETRIES
+    )
+
+    dialed = await dial(client)
+
+    assert dialed.call_control_id == "v3:x"
+    assert [sent.body["command_id"] for sent in fake.sent] == ["call-1:dial:1"] * 3
+
+
+async def test_attempts_are_bounded(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx(answer(500, "oops", "text/plain"), retry=QUICK_RETRIES)
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 500
+    assert len(fake.sent) == 3
+
+
+async def test_a_refusal_is_never_retried(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx(telnyx_error(422, "10016", "Invalid number"), retry=QUICK_RETRIES)
+
+    with pytest.raises(TelnyxError):
+        await dial(client)
+
+    assert len(fake.sent) == 1
+
+
+async def test_rate_limits_slow_down_without_using_up_attempts(start_telnyx: StartTelnyx) -> None:
+    slowed: list[float] = []
+    replies = in_turn(*[rate_limited("0")] * 4, ok({"call_control_id": "v3:x"}))
+    fake, client = await start_telnyx(replies, retry=QUICK_RETRIES, on_rate_limited=slowed.append)
+
+    dialed = await dial(client)
+
+    assert dialed.call_control_id == "v3:x"
+    assert len(fake.sent) == 5
+    assert slowed == [0.0] * 4
+
+
+@pytest.mark.parametrize(("header", "expected"), [("2", 2.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None)])
+async def test_retry_after_is_read_in_both_forms(
+    start_telnyx: StartTelnyx, header: str, expected: float | None
+) -> None:
+    _, client = await start_telnyx(rate_limited(header))
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.retry_after_s == expected

@@ -1,0 +1,104 @@
+"""DialGate: when a due call may be dialed, under Telnyx's account limits.
+
+Telnyx caps dials per second per account and calls in progress at once (as few as 2 on
+a new account; reference section 8). Due calls beyond either limit wait here, in the
+order they became due, and none is dropped. A 429 from Telnyx pauses the gate for as
+long as Telnyx asks, so the whole dialer slows down instead of calls failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+logger = logging.getLogger(__name__)
+
+
+class DialGate:
+    """A FIFO admission gate: a token bucket for the rate, a set of calls for the cap.
+
+    :param rate_per_s: dials per second on average; up to one second's worth may go at once.
+    :param max_active: calls in progress at once, from dial to hangup; a call holds its place
+        until :meth:`release`.
+    """
+
+    def __init__(self, rate_per_s: float, max_active: int) -> None:
+        self._rate_per_s = rate_per_s
+        self._capacity = max(1.0, rate_per_s)
+        self._tokens = self._capacity
+        self._refilled_at: float | None = None
+        self._max_active = max_active
+        self._active: set[int] = set()
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._paused_until = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    async def admit(self, call_id: int) -> None:
+        """Wait for this call's turn; once admitted it holds a place until released."""
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (call_id, turn)
+        self._waiting.append(entry)
+        self._dispatch()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release(call_id)
+            elif entry in self._waiting:
+                self._waiting.remove(entry)
+            raise
+
+    def occupy(self, call_id: int) -> None:
+        """Count a call already in progress (found at start-up) against the cap."""
+        self._active.add(call_id)
+
+    def release(self, call_id: int) -> None:
+        """The call has ended (or was never placed): its place goes to the next in line."""
+        if call_id in self._active:
+            self._active.discard(call_id)
+            self._dispatch()
+
+    def slow_down(self, pause_s: float) -> None:
+        """Telnyx said 429: admit nobody for ``pause_s`` and start again with an empty bucket."""
+        loop = asyncio.get_running_loop()
+        self._paused_until = max(self._paused_until, loop.time() + pause_s)
+        self._tokens = 0.0
+        logger.warning("Telnyx is rate limiting dials; pausing the dialer for %.2f s", pause_s)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._refill(now)
+        while self._waiting and len(self._active) < self._max_active:
+            if now < self._paused_until:
+                self._wake_at(self._paused_until)
+                return
+            if self._tokens < 1:
+                self._wake_at(now + (1 - self._tokens) / self._rate_per_s)
+                return
+            call_id, turn = self._waiting.popleft()
+            if turn.done():
+                continue
+            self._tokens -= 1
+            self._active.add(call_id)
+            turn.set_result(None)
+
+    def _refill(self, now: float) -> None:
+        if self._refilled_at is not None:
+            self._tokens = min(self._capacity, self._tokens + (now - self._refilled_at) * self._rate_per_s)
+        self._refilled_at = now
+
+    def _wake_at(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(when, self._dispatch)
