@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("dialajoke").info(
         "serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url
     )
-    web.run_app(app, host=config.http.host, port=config.http.port, print=None)
+    web.run_app(
+        app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
+    )
     return 0
 
 

@@ -16,12 +16,12 @@ import jinja2
 from aiohttp import web
 
 from . import __version__, keys
-from .background import BackgroundTasks
 from .bookings import Bookings
 from .call_control import CallControl
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .dialer import DialGate
+from .inbox import WebhookInbox
 from .jokes import HttpJokes, JokeSource, OfflineJokes
 from .metrics import Metrics, metrics_middleware
 from .middlewares import error_middleware, request_id_middleware
@@ -34,8 +34,6 @@ from .store import SqliteCallStore
 from .telnyx import RetryPolicy, TelnyxClient
 
 logger = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE_S = 10.0
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
@@ -54,9 +52,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         simulator = TelnyxSimulator(app[keys.CLOCK], config.webhook_url, config.simulator.time_scale)
         app[keys.SIMULATOR] = simulator
         app.add_subapp("/simulator", simulator.app())
-    # Teardown runs in reverse: the queue stops first, then webhook work drains, then the
+    # Teardown runs in reverse: the queue stops first, then the webhook inbox drains, then the
     # store and the HTTP session close under it.
-    app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, webhook_tasks_ctx, queue_ctx])
+    app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, inbox_ctx, queue_ctx])
     return app
 
 
@@ -164,11 +162,20 @@ def _joke_source(config: Config, session: aiohttp.ClientSession) -> JokeSource:
     return HttpJokes(session, config.jokes.api_url, config.jokes.timeout_s, fallback=offline)
 
 
-async def webhook_tasks_ctx(app: web.Application) -> AsyncIterator[None]:
-    tasks = BackgroundTasks()
-    app[keys.WEBHOOK_TASKS] = tasks
+async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.CONFIG].webhooks
+    inbox = WebhookInbox(
+        app[keys.STORE],
+        app[keys.CALL_CONTROL].handle,
+        workers=settings.workers,
+        queue_size=settings.queue_size,
+        max_attempts=settings.max_attempts,
+        retry_delay_s=settings.retry_delay_s,
+    )
+    app[keys.INBOX] = inbox
+    await inbox.start()
     yield
-    await tasks.close(SHUTDOWN_GRACE_S)
+    await inbox.close(app[keys.CONFIG].http.shutdown_grace_s)
 
 
 async def queue_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -39,6 +39,7 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     client_max_size: int = 64 * 1024
+    shutdown_grace_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,14 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    workers: int = 4
+    queue_size: int = 1000
+    max_attempts: int = 3
+    retry_delay_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class CallsConfig:
     stale_after_s: float = 300.0
 
@@ -110,6 +119,7 @@ class Config:
     jokes: JokesConfig = JokesConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     calls: CallsConfig = CallsConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     cors: CorsConfig = CorsConfig()
 
@@ -295,6 +305,10 @@ def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
         ("telnyx.webhook_tolerance_s", telnyx.webhook_tolerance_s),
         ("jokes.timeout_s", config.jokes.timeout_s),
         ("calls.stale_after_s", config.calls.stale_after_s),
+        ("http.shutdown_grace_s", config.http.shutdown_grace_s),
+        ("webhooks.workers", config.webhooks.workers),
+        ("webhooks.queue_size", config.webhooks.queue_size),
+        ("webhooks.max_attempts", config.webhooks.max_attempts),
     ):
         if value <= 0:
             yield key, f"must be positive, not {value}"

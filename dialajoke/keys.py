@@ -5,12 +5,12 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from .background import BackgroundTasks
 from .bookings import Bookings
 from .call_control import CallControl
 from .clock import Clock
 from .config import Config
 from .dialer import DialGate
+from .inbox import WebhookInbox
 from .jokes import JokeSource
 from .metrics import Metrics
 from .scheduler import UnifiedTimedQueue
@@ -33,6 +33,6 @@ QUEUE = web.AppKey("queue", UnifiedTimedQueue[int])
 BOOKINGS = web.AppKey("bookings", Bookings)
 VERIFIER = web.AppKey("verifier", SignatureVerifier)
 METRICS = web.AppKey("metrics", Metrics)
-WEBHOOK_TASKS = web.AppKey("webhook_tasks", BackgroundTasks)
+INBOX = web.AppKey("inbox", WebhookInbox)
 
 REQUEST_ID = web.RequestKey("request_id", str)

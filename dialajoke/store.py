@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,16 @@ class CallStore(abc.ABC):
         """How many calls are in each status (statuses with none may be missing)."""
 
     @abc.abstractmethod
-    async def remember_event(self, event_id: str, event_type: str) -> bool:
-        """Record a webhook event id; False when it was seen before."""
+    async def record_event(self, event_id: str, event_type: str, body: bytes) -> bool:
+        """Record a webhook event, durably, to be processed; False when its id was seen before."""
+
+    @abc.abstractmethod
+    async def mark_event_processed(self, event_id: str, error: str | None) -> None:
+        """The event has been acted on (or given up on, with ``error``)."""
+
+    @abc.abstractmethod
+    async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
+        """(id, body) of recorded events not yet processed, oldest first, leaving out ``exclude``."""
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -133,8 +141,12 @@ CREATE INDEX IF NOT EXISTS call_events_by_call ON call_events (call_id, id);
 CREATE TABLE IF NOT EXISTS webhook_events (
     event_id TEXT PRIMARY KEY,
     event_type TEXT NOT NULL,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    processed_at REAL,
+    error TEXT
 );
+CREATE INDEX IF NOT EXISTS webhook_events_unprocessed ON webhook_events (received_at) WHERE processed_at IS NULL;
 """
 
 _CALL_COLUMNS = (
@@ -286,14 +298,29 @@ class SqliteCallStore(CallStore):
         rows = await self._db.execute_fetchall("SELECT status, COUNT(*) FROM calls GROUP BY status")
         return {CallStatus(row[0]): row[1] for row in rows}
 
-    async def remember_event(self, event_id: str, event_type: str) -> bool:
+    async def record_event(self, event_id: str, event_type: str, body: bytes) -> bool:
         async with self._write_lock:
             cursor = await self._db.execute(
-                "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at) VALUES (?, ?, ?)",
-                (event_id, event_type, self._clock.time()),
+                "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at, body) VALUES (?, ?, ?, ?)",
+                (event_id, event_type, self._clock.time(), body),
             )
             await self._db.commit()
         return cursor.rowcount == 1
+
+    async def mark_event_processed(self, event_id: str, error: str | None) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?",
+                (self._clock.time(), error, event_id),
+            )
+            await self._db.commit()
+
+    async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
+        rows = await self._db.execute_fetchall(
+            "SELECT event_id, body FROM webhook_events WHERE processed_at IS NULL ORDER BY received_at LIMIT ?",
+            (limit + len(exclude),),
+        )
+        return [(row[0], bytes(row[1])) for row in rows if row[0] not in exclude][:limit]
 
     async def ping(self) -> None:
         await self._db.execute("SELECT 1")

@@ -1,8 +1,9 @@
 """POST /webhook: Telnyx reports every step of a call here.
 
 The order is fixed: read the raw body, verify the signature before parsing anything,
-parse, drop an event id seen before, answer 200 at once and act in a background task
-(reference sections 6.1 and 6.2: Telnyx expects a fast 2xx and redelivers otherwise).
+parse, record the event durably in the inbox (an event id seen before is dropped), answer
+200 at once; the inbox's workers act on it (reference sections 6.1 and 6.2: Telnyx
+expects a fast 2xx and redelivers otherwise).
 """
 
 from __future__ import annotations
@@ -42,10 +43,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise Problem(
             400, PROBLEM_TYPES["malformed-event"][0], exc.detail, slug="malformed-event", errors=errors
         ) from None
-    if not await app[keys.STORE].remember_event(event.id, event.event_type):
+    if not await app[keys.INBOX].accept(event, body):
         logger.info("webhook %s (%s) seen before; ignored", event.id, event.event_type)
         results.labels("duplicate").inc()
         return web.json_response({"received": event.id, "duplicate": True})
     results.labels("accepted").inc()
-    app[keys.WEBHOOK_TASKS].spawn(app[keys.CALL_CONTROL].handle(event), name=f"webhook {event.event_type} {event.id}")
     return web.json_response({"received": event.id, "duplicate": False})

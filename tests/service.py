@@ -82,11 +82,11 @@ class Service:
         """Let every simulated call and every webhook it caused run to its end."""
         for _ in range(50):
             await self.simulator.wait_idle()
-            await self.app[keys.WEBHOOK_TASKS].wait()
+            await self.app[keys.INBOX].drain()
             await asyncio.sleep(0.01)
-            if not len(self.app[keys.WEBHOOK_TASKS]):
+            if not self.app[keys.INBOX].pending:
                 await self.simulator.wait_idle()
-                if not len(self.app[keys.WEBHOOK_TASKS]):
+                if not self.app[keys.INBOX].pending:
                     return
 
     async def run_until_final(self, call_id: int, advance_s: float = 0) -> dict[str, Any]:

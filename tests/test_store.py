@@ -418,21 +418,21 @@ async def test_scheduled_of_an_empty_store_yields_nothing(store: SqliteCallStore
 # Webhook events and durability
 
 
-async def test_remember_event_is_true_only_the_first_time(store: SqliteCallStore) -> None:
-    assert await store.remember_event("event-1", "call.answered") is True
-    assert await store.remember_event("event-1", "call.answered") is False
-    assert await store.remember_event("event-2", "call.answered") is True
+async def test_record_event_is_true_only_the_first_time(store: SqliteCallStore) -> None:
+    assert await store.record_event("event-1", "call.answered", b"{}") is True
+    assert await store.record_event("event-1", "call.answered", b"{}") is False
+    assert await store.record_event("event-2", "call.answered", b"{}") is True
 
 
-async def test_remember_event_survives_reopening_the_database(database: Path, clock: ManualClock) -> None:
+async def test_record_event_survives_reopening_the_database(database: Path, clock: ManualClock) -> None:
     first = await reopen(database, clock)
-    assert await first.remember_event("event-1", "call.hangup") is True
+    assert await first.record_event("event-1", "call.hangup", b"{}") is True
     await first.close()
 
     second = await reopen(database, clock)
     try:
-        assert await second.remember_event("event-1", "call.hangup") is False
-        assert await second.remember_event("event-2", "call.hangup") is True
+        assert await second.record_event("event-1", "call.hangup", b"{}") is False
+        assert await second.record_event("event-2", "call.hangup", b"{}") is True
     finally:
         await second.close()
 

@@ -1,0 +1,147 @@
+"""WebhookInbox: webhook events written down first, processed by a few workers after.
+
+Telnyx wants a fast 2xx, and an event acknowledged must never be lost. So /webhook
+records each event (id and raw body) in the store and answers; a small pool of workers
+processes them. When the workers fall behind, the in-memory queue stays bounded: events
+that do not fit wait in the store and are paged in as the queue drains. Events left
+unprocessed by a stop are processed at the next start. An event whose processing
+fails is retried a few times, then logged and set aside, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from .events import EventError, TelnyxEvent, parse_event
+from .store import CallStore
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookInbox:
+    """
+    :param process: acts on one event; must be idempotent, as an event may be processed
+        again after a crash.
+    :param workers: events processed at once.
+    :param queue_size: events held in memory; the rest wait in the store.
+    """
+
+    def __init__(
+        self,
+        store: CallStore,
+        process: Callable[[TelnyxEvent], Awaitable[None]],
+        *,
+        workers: int = 4,
+        queue_size: int = 1000,
+        max_attempts: int = 3,
+        retry_delay_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._process = process
+        self._workers = workers
+        self._queue: asyncio.Queue[TelnyxEvent] = asyncio.Queue(queue_size)
+        self._max_attempts = max_attempts
+        self._retry_delay_s = retry_delay_s
+        self._held: set[str] = set()
+        self._spilled = False
+        self._paging = asyncio.Lock()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def pending(self) -> int:
+        """Events accepted and not yet processed that this process holds in memory."""
+        return len(self._held)
+
+    async def start(self) -> None:
+        """Start the workers and take up events a previous run left unprocessed."""
+        self._tasks = [asyncio.create_task(self._work(), name=f"webhook worker {n}") for n in range(self._workers)]
+        self._spilled = True
+        await self._page_in()
+
+    async def accept(self, event: TelnyxEvent, body: bytes) -> bool:
+        """Record the event durably and queue it; False when its id was seen before."""
+        if not await self._store.record_event(event.id, event.event_type, body):
+            return False
+        self._hold(event)
+        return True
+
+    async def drain(self) -> None:
+        """Wait until every accepted event has been processed."""
+        while True:
+            if self._spilled and self._queue.empty():
+                await self._page_in()
+            if not self._held and not self._spilled:
+                return
+            await self._idle.wait()
+
+    async def close(self, grace_s: float) -> None:
+        """Give the workers ``grace_s`` to finish; what is left is processed at the next start."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drain(), grace_s)
+        if self._held:
+            logger.warning("%d webhook events left for the next start", len(self._held))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _hold(self, event: TelnyxEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._spilled = True
+            return
+        self._held.add(event.id)
+        self._idle.clear()
+
+    async def _page_in(self) -> None:
+        async with self._paging:
+            room = self._queue.maxsize - self._queue.qsize()
+            records = await self._store.unprocessed_events(limit=room, exclude=self._held)
+            if len(records) < room:
+                self._spilled = False
+            for event_id, body in records:
+                try:
+                    self._hold(parse_event(body))
+                except EventError as exc:
+                    await self._store.mark_event_processed(event_id, f"unreadable: {exc.detail}")
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self._process_with_retries(event)
+            finally:
+                self._held.discard(event.id)
+                self._queue.task_done()
+            if self._spilled and self._queue.qsize() < self._queue.maxsize // 2:
+                await self._page_in()
+            if not self._held and not self._spilled:
+                self._idle.set()
+
+    async def _process_with_retries(self, event: TelnyxEvent) -> None:
+        error = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._process(event)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                logger.warning("processing %s %s failed (attempt %d): %s", event.event_type, event.id, attempt, error)
+                await asyncio.sleep(self._retry_delay_s * attempt)
+            else:
+                await self._store.mark_event_processed(event.id, None)
+                return
+        logger.error(
+            "gave up on %s %s (call_control_id %s, client_state %s) after %d attempts: %s",
+            event.event_type,
+            event.id,
+            event.call_control_id,
+            event.client_state,
+            self._max_attempts,
+            error,
+        )
+        await self._store.mark_event_processed(event.id, error)

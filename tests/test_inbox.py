@@ -1,0 +1,127 @@
+"""WebhookInbox: acknowledged events are processed, bounded in memory, and never silently lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from dialajoke.events import TelnyxEvent, parse_event
+from dialajoke.inbox import WebhookInbox
+from dialajoke.store import SqliteCallStore
+
+from .clock import ManualClock
+from .webhooks import envelope
+
+
+@pytest.fixture
+async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallStore]:
+    store = await SqliteCallStore.open(database, clock)
+    yield store
+    await store.close()
+
+
+def event(number: int) -> tuple[TelnyxEvent, bytes]:
+    body = json.dumps(envelope("call.hangup", event_id=f"evt-{number}", call_control_id=f"v3:{number}")).encode()
+    return parse_event(body), body
+
+
+class Processor:
+    def __init__(self, failures: int = 0) -> None:
+        self.seen: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.failures = failures
+
+    async def __call__(self, event: TelnyxEvent) -> None:
+        await self.gate.wait()
+        self.seen.append(event.id)
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database is locked")
+
+
+async def test_a_slow_consumer_never_slows_acceptance_nor_holds_everything_in_memory(store: SqliteCallStore) -> None:
+    processor = Processor()
+    processor.gate.clear()
+    inbox = WebhookInbox(store, processor, workers=1, queue_size=4)
+    await inbox.start()
+
+    accepted = [await inbox.accept(*event(n)) for n in range(20)]
+    held_while_busy = inbox.pending
+    processor.gate.set()
+    await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+
+    assert accepted == [True] * 20
+    assert held_while_busy <= 4 + 1  # the queue, and the one event the worker is on
+    assert sorted(processor.seen) == sorted(f"evt-{n}" for n in range(20))
+    assert len(processor.seen) == 20
+    assert await store.unprocessed_events(limit=100) == []
+
+
+async def test_a_repeated_event_is_refused_even_after_a_restart(store: SqliteCallStore) -> None:
+    first = WebhookInbox(store, Processor())
+    await first.start()
+    assert await first.accept(*event(1)) is True
+    await first.close(1)
+
+    second = WebhookInbox(store, Processor())
+    await second.start()
+
+    assert await second.accept(*event(1)) is False
+    await second.close(1)
+
+
+async def test_events_left_at_a_stop_are_processed_at_the_next_start(store: SqliteCallStore) -> None:
+    stuck = Processor()
+    stuck.gate.clear()
+    first = WebhookInbox(store, stuck, workers=1)
+    await first.start()
+    for n in range(3):
+        await first.accept(*event(n))
+    await first.close(grace_s=0.01)
+    assert stuck.seen == []
+
+    processor = Processor()
+    second = WebhookInbox(store, processor)
+    await second.start()
+    await asyncio.wait_for(second.drain(), 5)
+    await second.close(1)
+
+    assert sorted(processor.seen) == ["evt-0", "evt-1", "evt-2"]
+
+
+async def test_a_failure_is_retried(store: SqliteCallStore) -> None:
+    processor = Processor(failures=2)
+    inbox = WebhookInbox(store, processor, max_attempts=3, retry_delay_s=0.001)
+    await inbox.start()
+
+    await inbox.accept(*event(1))
+    await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+
+    assert processor.seen == ["evt-1"] * 3
+    assert await store.unprocessed_events(limit=10) == []
+
+
+async def test_an_event_that_keeps_failing_is_logged_with_its_call_and_set_aside(
+    store: SqliteCallStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    processor = Processor(failures=99)
+    inbox = WebhookInbox(store, processor, max_attempts=2, retry_delay_s=0.001)
+    await inbox.start()
+
+    with caplog.at_level(logging.ERROR, logger="dialajoke.inbox"):
+        await inbox.accept(*event(7))
+        await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+
+    assert processor.seen == ["evt-7", "evt-7"]
+    assert "gave up on call.hangup evt-7 (call_control_id v3:7" in caplog.text
+    assert "database is locked" in caplog.text
+    assert await store.unprocessed_events(limit=10) == []
