@@ -7,6 +7,7 @@ import enum
 import json
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ class SimulatedCall:
     client_state: str | None
     timeout_secs: int = 30
     command_id: str | None = None
+    placed_at: float = field(default_factory=time.monotonic)
     state: str = "ringing"
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
