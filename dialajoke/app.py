@@ -186,6 +186,6 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
         bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
         app[keys.BOOKINGS] = bookings
         await bookings.restore()
-        for call_id in await call_control.recover():
+        for call_id in await call_control.recover(config.scheduler.misfire_grace_s):
             queue.put(call_id, app[keys.CLOCK].time())
         yield

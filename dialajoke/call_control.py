@@ -93,24 +93,35 @@ class CallControl:
         """The caller id our calls present."""
         return self._settings.from_number
 
-    async def recover(self) -> list[int]:
+    async def recover(self, misfire_grace_s: float) -> list[int]:
         """Take back the calls that were in progress when the service last stopped.
 
         Their webhooks keep arriving, so they hold their place under the concurrency cap
         and are watched for silence. Returns the calls that crashed between being marked
-        ``dialing`` and Telnyx's answer: they must be dialed again, with the same command_id.
+        ``dialing`` and Telnyx's answer: they must be dialed again, with the same command_id,
+        unless they are by now more than ``misfire_grace_s`` late (then they are missed).
         """
-        redial = []
+        interrupted = []
         async for call_id, status, direction, call_control_id in self._store.in_progress():
             if status is CallStatus.DIALING and call_control_id is None:
-                redial.append(call_id)
+                interrupted.append(call_id)
                 continue
             if direction is Direction.OUTBOUND:
                 self._gate.occupy(call_id)
             self._watch(call_id)
+        redial = [call_id for call_id in interrupted if not await self._missed_while_dialing(call_id, misfire_grace_s)]
         if redial:
             logger.info("%d calls were interrupted while dialing; dialing them again", len(redial))
         return redial
+
+    async def _missed_while_dialing(self, call_id: int, misfire_grace_s: float) -> bool:
+        call = await self._store.get_call(call_id)
+        late_s = self._clock.time() - call.at.timestamp() if call is not None else 0.0
+        if late_s <= misfire_grace_s:
+            return False
+        detail = f"missed: the dial was interrupted by a stop and is now {late_s:.0f} s late; it may have rung"
+        await self._store.move(call_id, CallStatus.MISSED, detail)
+        return True
 
     async def dial(self, call_id: int) -> None:
         """Place a due call once the gate admits it; a call cancelled meanwhile is left alone."""

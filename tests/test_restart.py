@@ -106,3 +106,22 @@ async def test_a_call_in_progress_at_a_restart_is_still_ended_by_its_webhooks_or
 
     assert (ended["status"], ended["events"][-1]["detail"]) == ("failed", "no events for 300 s")
     assert (await second.run_until_final(waiting["id"]))["status"] == "completed"
+
+
+async def test_a_call_interrupted_while_dialing_long_ago_is_missed_not_rung(
+    start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
+) -> None:
+    first = await start_service(service_config(database))
+    booked = await first.book("+12025550142", in_s=60)
+    await first.stop()
+    store = await SqliteCallStore.open(database, clock)
+    await store.move(booked["id"], CallStatus.DIALING, "dialing")
+    await store.close()
+    clock.advance(60 + 301)
+
+    second = await start_service(service_config(database))
+    call = await second.call(booked["id"])
+
+    assert call["status"] == "missed"
+    assert "interrupted" in call["events"][-1]["detail"]
+    assert second.simulator.dialed() == []
