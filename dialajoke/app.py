@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -121,14 +120,18 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     async with call_control:
         app[keys.CALL_CONTROL] = call_control
+        # Before the inbox or the queue start: calls in progress must hold their places
+        # under the cap before any due call is dialed or any late event is processed.
+        app[keys.REDIALS] = await call_control.recover()
         yield
 
 
-class TelnyxAccount(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class TelnyxAccount:
     settings: TelnyxConfig
     public_key: str
     api_base_url: str
-    api_key: str
+    api_key: str = dataclasses.field(repr=False)
 
 
 def _telnyx_account(app: web.Application) -> TelnyxAccount:
@@ -167,6 +170,7 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
     inbox = WebhookInbox(
         app[keys.STORE],
         app[keys.CALL_CONTROL].handle,
+        app[keys.CLOCK],
         workers=settings.workers,
         queue_size=settings.queue_size,
         max_attempts=settings.max_attempts,
@@ -186,6 +190,10 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
         bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
         app[keys.BOOKINGS] = bookings
         await bookings.restore()
-        for call_id in await call_control.recover(config.scheduler.misfire_grace_s):
+        for call_id in app[keys.REDIALS]:
             queue.put(call_id, app[keys.CLOCK].time())
         yield
+        # Calls waiting for a place are turned away (they stay scheduled); dials in flight
+        # get the grace period, then are cancelled (a call left 'dialing' is re-dialed).
+        app[keys.DIAL_GATE].close()
+        await queue.close(config.http.shutdown_grace_s)

@@ -9,12 +9,12 @@ that the call has gone past, changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from .clock import Clock
 from .config import TelnyxConfig
-from .dialer import DialGate
+from .dialer import DialGate, GateClosed
 from .events import TelnyxEvent, encode_client_state
 from .jokes import JokeSource
 from .models import Call, CallStatus, Direction
@@ -39,6 +39,9 @@ HANGUP_OUTCOMES = {
 def outcome_of(hangup_cause: str | None) -> CallStatus:
     return HANGUP_OUTCOMES.get(hangup_cause or "", CallStatus.FAILED)
 
+
+REDIAL_WINDOW_S = 55.0
+"""Telnyx ignores a repeated command_id for 60 s (reference section 7); re-dial only well inside that."""
 
 EventHandler = Callable[[Call, TelnyxEvent], Awaitable[None]]
 
@@ -93,13 +96,14 @@ class CallControl:
         """The caller id our calls present."""
         return self._settings.from_number
 
-    async def recover(self, misfire_grace_s: float) -> list[int]:
+    async def recover(self) -> list[int]:
         """Take back the calls that were in progress when the service last stopped.
 
         Their webhooks keep arriving, so they hold their place under the concurrency cap
         and are watched for silence. Returns the calls that crashed between being marked
-        ``dialing`` and Telnyx's answer: they must be dialed again, with the same command_id,
-        unless they are by now more than ``misfire_grace_s`` late (then they are missed).
+        ``dialing`` and Telnyx's answer, to be dialed again with the same command_id; those
+        interrupted too long ago for Telnyx to recognise the command_id are marked missed.
+        Run it before anything can dial or process events.
         """
         interrupted = []
         async for call_id, status, direction, call_control_id in self._store.in_progress():
@@ -109,23 +113,32 @@ class CallControl:
             if direction is Direction.OUTBOUND:
                 self._gate.occupy(call_id)
             self._watch(call_id)
-        redial = [call_id for call_id in interrupted if not await self._missed_while_dialing(call_id, misfire_grace_s)]
+        redial = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
         if redial:
             logger.info("%d calls were interrupted while dialing; dialing them again", len(redial))
         return redial
 
-    async def _missed_while_dialing(self, call_id: int, misfire_grace_s: float) -> bool:
+    async def _can_dial_again(self, call_id: int) -> bool:
         call = await self._store.get_call(call_id)
-        late_s = self._clock.time() - call.at.timestamp() if call is not None else 0.0
-        if late_s <= misfire_grace_s:
+        if call is None:
             return False
-        detail = f"missed: the dial was interrupted by a stop and is now {late_s:.0f} s late; it may have rung"
-        await self._store.move(call_id, CallStatus.MISSED, detail)
-        return True
+        since_dial_s = self._clock.time() - call.updated_at.timestamp()
+        if since_dial_s <= REDIAL_WINDOW_S:
+            return True
+        detail = (
+            f"missed: its dial was interrupted by a stop {since_dial_s:.0f} s ago, too long for Telnyx to"
+            " recognise a repeat, so it is not sent again (it may have rung)"
+        )
+        await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.DIALING})
+        return False
 
     async def dial(self, call_id: int) -> None:
         """Place a due call once the gate admits it; a call cancelled meanwhile is left alone."""
-        await self._gate.admit(call_id)
+        try:
+            await self._gate.admit(call_id)
+        except GateClosed:
+            logger.info("call %s not dialed: the service is stopping; it stays scheduled", call_id)
+            return
         try:
             call = await self._start_dialing(call_id)
         except BaseException:
@@ -146,9 +159,17 @@ class CallControl:
                 timeout_secs=self._settings.ring_timeout_s,
             )
         except TelnyxError as exc:
-            await self._finish(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}")
+            await self._dial_failed(call, exc)
             return
         await self._store.attach_call_control_id(call.id, dialed.call_control_id)
+
+    async def _dial_failed(self, call: Call, exc: TelnyxError) -> None:
+        if exc.outcome_unknown:
+            # An answer was lost: Telnyx may be ringing the callee. Its webhooks (matched by
+            # client_state) move the call on; the watchdog ends it if none ever come.
+            await self._store.add_note(call.id, f"dial outcome unknown ({exc.describe()}); waiting for Telnyx")
+            return
+        await self._finish(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}", only_from={CallStatus.DIALING})
 
     async def _start_dialing(self, call_id: int) -> Call | None:
         """Mark the call ``dialing`` (durably) before the request leaves, so a crash cannot lose it."""
@@ -224,23 +245,35 @@ class CallControl:
         cause = event.hangup_cause or "unspecified"
         await self._finish(call.id, outcome_of(cause), f"call.hangup: {cause}", hangup_cause=cause)
 
-    async def _finish(self, call_id: int, status: CallStatus, detail: str, hangup_cause: str | None = None) -> None:
-        """End the call (if it has not ended already) and free its place for the next one."""
-        await self._store.move(call_id, status, detail, hangup_cause=hangup_cause)
-        self._gate.release(call_id)
-        self._watchdog.cancel(call_id)
+    async def _finish(
+        self,
+        call_id: int,
+        status: CallStatus,
+        detail: str,
+        hangup_cause: str | None = None,
+        only_from: Iterable[CallStatus] = (),
+    ) -> Call | None:
+        """End the call (unless it has ended or moved past ``only_from``) and free its place."""
+        ended = await self._store.move(call_id, status, detail, hangup_cause=hangup_cause, only_from=only_from)
+        if ended is not None:
+            self._gate.release(call_id)
+            self._watchdog.cancel(call_id)
+        return ended
 
     def _watch(self, call_id: int) -> None:
         self._watchdog.put(call_id, self._clock.time() + self._stale_after_s)
 
     async def _expire_silent_call(self, call_id: int) -> None:
-        await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
+        """Nothing heard for too long: give up on the call, and hang it up in case it still lives."""
+        ended = await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
+        if ended is not None and ended.call_control_id:
+            await self._hang_up(ended, ended.call_control_id)
 
     async def _hang_up(self, call: Call, call_control_id: str) -> None:
         try:
             await self._telnyx.hangup(call_control_id, command_id=f"{call.ref}:hangup")
         except TelnyxError as exc:
-            if not exc.call_has_ended:
+            if not (exc.call_has_ended or exc.call_is_unknown):
                 logger.warning("call %s: hangup refused: %s", call.id, exc.describe())
                 await self._store.add_note(call.id, f"hangup failed: {exc.describe()}")
 

@@ -28,6 +28,8 @@ ENV_PREFIX = "DIALAJOKE_"
 ENV_LEVEL_SEPARATOR = "__"
 DEFAULT_CONFIG_PATH = Path("config.dev.json")
 TELNYX_API_BASE_URL = "https://api.telnyx.com/v2"
+JOKE_TIME_LIMIT_S = 240
+"""Telnyx's time_limit_secs for our calls: a 3,000-character joke takes about 200 s to speak."""
 
 
 class ConfigError(Exception):
@@ -94,7 +96,7 @@ class SchedulerConfig:
 class WebhooksConfig:
     workers: int = 4
     queue_size: int = 1000
-    max_attempts: int = 3
+    max_attempts: int = 5
     retry_delay_s: float = 0.5
 
 
@@ -312,6 +314,17 @@ def _limit_problems(config: Config) -> typing.Iterator[tuple[str, str]]:
     ):
         if value <= 0:
             yield key, f"must be positive, not {value}"
+    if config.webhooks.queue_size < 2:
+        yield "webhooks.queue_size", "must be at least 2"
+    longest_silence_s = max(telnyx.ring_timeout_s, JOKE_TIME_LIMIT_S)
+    if config.calls.stale_after_s <= longest_silence_s:
+        yield (
+            "calls.stale_after_s",
+            (
+                f"must be more than {longest_silence_s} s: a call may ring that long (telnyx.ring_timeout_s), or"
+                f" speak up to {JOKE_TIME_LIMIT_S} s, without a word from Telnyx"
+            ),
+        )
     if config.simulator.time_scale < 0:
         yield "simulator.time_scale", "must be 0 or more (1 plays calls in real time, 0 as fast as possible)"
     if config.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -15,6 +15,10 @@ from collections import deque
 logger = logging.getLogger(__name__)
 
 
+class GateClosed(Exception):
+    """The service is stopping: the call was not dialed and stays scheduled for the next start."""
+
+
 class DialGate:
     """A FIFO admission gate: a token bucket for the rate, a set of calls for the cap.
 
@@ -33,6 +37,7 @@ class DialGate:
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._paused_until = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
 
     @property
     def active(self) -> int:
@@ -43,7 +48,12 @@ class DialGate:
         return len(self._waiting)
 
     async def admit(self, call_id: int) -> None:
-        """Wait for this call's turn; once admitted it holds a place until released."""
+        """Wait for this call's turn; once admitted it holds a place until released.
+
+        :raises GateClosed: when the service stops first.
+        """
+        if self._closed:
+            raise GateClosed()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (call_id, turn)
         self._waiting.append(entry)
@@ -56,6 +66,16 @@ class DialGate:
             elif entry in self._waiting:
                 self._waiting.remove(entry)
             raise
+
+    def close(self) -> None:
+        """Turn away every call still waiting; nothing is dialed from now on."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        while self._waiting:
+            _, turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_exception(GateClosed())
 
     def occupy(self, call_id: int) -> None:
         """Count a call already in progress (found at start-up) against the cap."""

@@ -15,10 +15,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from .clock import Clock
 from .events import EventError, TelnyxEvent, parse_event
 from .store import CallStore
 
 logger = logging.getLogger(__name__)
+
+EVENT_RETENTION_S = 7 * 24 * 3600.0
+"""Processed events are kept this long: long enough to recognise any redelivery by Telnyx."""
+FORGET_EVERY = 10_000
 
 
 class WebhookInbox:
@@ -33,6 +38,7 @@ class WebhookInbox:
         self,
         store: CallStore,
         process: Callable[[TelnyxEvent], Awaitable[None]],
+        clock: Clock,
         *,
         workers: int = 4,
         queue_size: int = 1000,
@@ -41,6 +47,8 @@ class WebhookInbox:
     ) -> None:
         self._store = store
         self._process = process
+        self._clock = clock
+        self._processed = 0
         self._workers = workers
         self._queue: asyncio.Queue[TelnyxEvent] = asyncio.Queue(queue_size)
         self._max_attempts = max_attempts
@@ -59,6 +67,7 @@ class WebhookInbox:
 
     async def start(self) -> None:
         """Start the workers and take up events a previous run left unprocessed."""
+        await self._forget_old_events()
         self._tasks = [asyncio.create_task(self._work(), name=f"webhook worker {n}") for n in range(self._workers)]
         self._spilled = True
         await self._page_in()
@@ -90,6 +99,8 @@ class WebhookInbox:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _hold(self, event: TelnyxEvent) -> None:
+        if event.id in self._held:
+            return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -118,10 +129,18 @@ class WebhookInbox:
             finally:
                 self._held.discard(event.id)
                 self._queue.task_done()
-            if self._spilled and self._queue.qsize() < self._queue.maxsize // 2:
+            self._processed += 1
+            if self._processed % FORGET_EVERY == 0:
+                await self._forget_old_events()
+            if self._spilled and self._queue.qsize() <= self._queue.maxsize // 2:
                 await self._page_in()
             if not self._held and not self._spilled:
                 self._idle.set()
+
+    async def _forget_old_events(self) -> None:
+        forgotten = await self._store.forget_events(processed_before=self._clock.time() - EVENT_RETENTION_S)
+        if forgotten:
+            logger.info("forgot %d webhook events processed more than a week ago", forgotten)
 
     async def _process_with_retries(self, event: TelnyxEvent) -> None:
         error = ""
@@ -131,7 +150,8 @@ class WebhookInbox:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 logger.warning("processing %s %s failed (attempt %d): %s", event.event_type, event.id, attempt, error)
-                await asyncio.sleep(self._retry_delay_s * attempt)
+                if attempt < self._max_attempts:
+                    await asyncio.sleep(self._retry_delay_s * 2 ** (attempt - 1))
             else:
                 await self._store.mark_event_processed(event.id, None)
                 return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import uuid
@@ -105,6 +106,10 @@ class CallStore(abc.ABC):
         """The event has been acted on (or given up on, with ``error``)."""
 
     @abc.abstractmethod
+    async def forget_events(self, processed_before: float) -> int:
+        """Delete events processed before that epoch time; returns how many."""
+
+    @abc.abstractmethod
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         """(id, body) of recorded events not yet processed, oldest first, leaving out ``exclude``."""
 
@@ -183,6 +188,17 @@ class SqliteCallStore(CallStore):
     async def close(self) -> None:
         await self._db.close()
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction at a time: committed when the block ends, rolled back if it raises."""
+        async with self._write_lock:
+            try:
+                yield
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
     async def add_call(
         self,
         *,
@@ -196,7 +212,7 @@ class SqliteCallStore(CallStore):
         call_control_id: str | None = None,
     ) -> Call:
         now = self._clock.time()
-        async with self._write_lock:
+        async with self._transaction():
             cursor = await self._db.execute(
                 "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, call_control_id,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -205,7 +221,6 @@ class SqliteCallStore(CallStore):
             call_id = cursor.lastrowid
             assert call_id is not None
             await self._insert_event(call_id, now, status, detail)
-            await self._db.commit()
         call = await self.get_call(call_id)
         assert call is not None
         return call
@@ -234,36 +249,35 @@ class SqliteCallStore(CallStore):
     ) -> Call | None:
         allowed = sorted(CallStatus.before(new).intersection(only_from or CallStatus))
         now = self._clock.time()
-        async with self._write_lock:
+        async with self._transaction():
             cursor = await self._db.execute(
                 "UPDATE calls SET status = ?, updated_at = ?, joke = COALESCE(?, joke),"
                 " hangup_cause = COALESCE(?, hangup_cause)"
                 f" WHERE id = ? AND status IN ({', '.join('?' * len(allowed))})",
                 (new, now, joke, hangup_cause, call_id, *allowed),
             )
-            if cursor.rowcount != 1:
-                return None
-            await self._insert_event(call_id, now, new, detail)
-            await self._db.commit()
+            moved = cursor.rowcount == 1
+            if moved:
+                await self._insert_event(call_id, now, new, detail)
+        if not moved:
+            return None
         logger.info("call %s is %s: %s", call_id, new, detail)
         return await self.get_call(call_id)
 
     async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
-        async with self._write_lock:
+        async with self._transaction():
             await self._db.execute(
                 "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL",
                 (call_control_id, call_id),
             )
-            await self._db.commit()
 
     async def add_note(self, call_id: int, detail: str) -> None:
         now = self._clock.time()
-        async with self._write_lock:
+        async with self._transaction():
             await self._db.execute(
                 "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?",
                 (now, detail, call_id),
             )
-            await self._db.commit()
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
@@ -299,21 +313,26 @@ class SqliteCallStore(CallStore):
         return {CallStatus(row[0]): row[1] for row in rows}
 
     async def record_event(self, event_id: str, event_type: str, body: bytes) -> bool:
-        async with self._write_lock:
+        async with self._transaction():
             cursor = await self._db.execute(
                 "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at, body) VALUES (?, ?, ?, ?)",
                 (event_id, event_type, self._clock.time(), body),
             )
-            await self._db.commit()
         return cursor.rowcount == 1
 
     async def mark_event_processed(self, event_id: str, error: str | None) -> None:
-        async with self._write_lock:
+        async with self._transaction():
             await self._db.execute(
                 "UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?",
                 (self._clock.time(), error, event_id),
             )
-            await self._db.commit()
+
+    async def forget_events(self, processed_before: float) -> int:
+        async with self._transaction():
+            cursor = await self._db.execute(
+                "DELETE FROM webhook_events WHERE processed_at IS NOT NULL AND processed_at < ?", (processed_before,)
+            )
+        return cursor.rowcount
 
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         rows = await self._db.execute_fetchall(

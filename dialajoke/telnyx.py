@@ -20,12 +20,14 @@ from urllib.parse import quote
 
 import aiohttp
 
+from .config import JOKE_TIME_LIMIT_S
+
 logger = logging.getLogger(__name__)
 
 CALL_HAS_ENDED = "90018"
+UNKNOWN_CALL = "90015"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_S = 60.0
-JOKE_TIME_LIMIT_S = 120
 
 
 class TelnyxError(Exception):
@@ -36,13 +38,22 @@ class TelnyxError(Exception):
     """
 
     def __init__(
-        self, status: int | None, title: str, detail: str = "", code: str = "", retry_after_s: float | None = None
+        self,
+        status: int | None,
+        title: str,
+        detail: str = "",
+        code: str = "",
+        retry_after_s: float | None = None,
+        *,
+        outcome_unknown: bool = False,
     ) -> None:
         self.status = status
         self.title = title
         self.detail = detail
         self.code = code
         self.retry_after_s = retry_after_s
+        self.outcome_unknown = outcome_unknown
+        """True when Telnyx may have carried out the command: an answer was lost on the way."""
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -56,6 +67,11 @@ class TelnyxError(Exception):
     def call_has_ended(self) -> bool:
         """The callee is already gone: not a failure for speak or hangup (reference section 4)."""
         return self.code == CALL_HAS_ENDED
+
+    @property
+    def call_is_unknown(self) -> bool:
+        """Telnyx does not know this call_control_id (any more)."""
+        return self.code == UNKNOWN_CALL
 
     @property
     def is_retryable(self) -> bool:
@@ -79,6 +95,8 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
     max_rate_limited: int = 50
+    max_elapsed_s: float = 50.0
+    """Telnyx ignores a repeated command_id for 60 s only: a retry after that could be a second call."""
 
     def delay_s(self, attempt: int, error: TelnyxError) -> float:
         if error.retry_after_s is not None and 0 <= error.retry_after_s <= MAX_RETRY_AFTER_S:
@@ -159,18 +177,24 @@ class TelnyxClient:
         await self._post(f"/calls/{quote(call_control_id, safe='')}/actions/{action}", body)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with retries: connection errors, timeouts, 408/409/429 and 5xx; never other 4xx."""
-        attempt, rate_limited = 1, 0
+        """POST with retries: connection errors, timeouts, 408/409/429 and 5xx; never other 4xx.
+
+        The error raised in the end says whether any attempt may have been carried out
+        (``outcome_unknown``): a refusal after a lost answer does not prove nothing happened.
+        """
+        loop = asyncio.get_running_loop()
+        started, attempt, rate_limited, unknown = loop.time(), 1, 0, False
         while True:
             try:
                 return await self._post_once(path, body)
             except TelnyxError as exc:
-                if exc.is_rate_limit:
-                    rate_limited += 1
-                out_of_attempts = attempt >= self._retry.max_attempts or rate_limited > self._retry.max_rate_limited
-                if not exc.is_retryable or out_of_attempts:
-                    raise
+                unknown = exc.outcome_unknown = unknown or exc.outcome_unknown
+                rate_limited += exc.is_rate_limit
                 delay_s = self._retry.delay_s(attempt, exc)
+                out_of_attempts = attempt >= self._retry.max_attempts or rate_limited > self._retry.max_rate_limited
+                out_of_time = loop.time() - started + delay_s > self._retry.max_elapsed_s
+                if not exc.is_retryable or out_of_attempts or out_of_time:
+                    raise
                 logger.warning("%s %s (attempt %d); retrying in %.2f s", path, exc.describe(), attempt, delay_s)
                 if exc.is_rate_limit and self._on_rate_limited is not None:
                     self._on_rate_limited(delay_s)
@@ -186,11 +210,13 @@ class TelnyxClient:
                     raise await _error_from(response)
                 document = await response.json(content_type=None)
         except TimeoutError:
-            raise TelnyxError(
-                None, "Request timed out", f"no answer from {path} within {self._timeout.total:g} s"
-            ) from None
-        except aiohttp.ClientError as exc:
+            detail = f"no answer from {path} within {self._timeout.total:g} s"
+            raise TelnyxError(None, "Request timed out", detail, outcome_unknown=True) from None
+        except aiohttp.ClientConnectorError as exc:
             raise TelnyxError(None, "Connection failed", str(exc) or type(exc).__name__) from exc
+        except aiohttp.ClientError as exc:
+            detail = str(exc) or type(exc).__name__
+            raise TelnyxError(None, "Connection lost", detail, outcome_unknown=True) from exc
         except ValueError:
             raise TelnyxError(200, "Unexpected response", f"{path} did not answer with JSON") from None
         data = document.get("data") if isinstance(document, dict) else None

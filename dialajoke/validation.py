@@ -16,6 +16,10 @@ from typing import Any
 
 import phonenumbers
 
+COSTLY_NUMBER_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST})
+"""Numbers that would cost the account dearly per call: never dialed on someone's say-so."""
+OUT_OF_RANGE = "this time is centuries away: pick a time in the next few days"
+
 
 class InvalidRequest(Exception):
     """One message per invalid field, in the order the fields are read."""
@@ -96,6 +100,8 @@ def phone_number(raw: object, default_region: str) -> str:
         raise _FieldProblem("this number has the wrong length for its country: check the digits and country code")
     if not phonenumbers.is_valid_number(parsed):
         raise _FieldProblem("no phone can have this number: check the country code and the area code")
+    if phonenumbers.number_type(parsed) in COSTLY_NUMBER_TYPES:
+        raise _FieldProblem("premium-rate and shared-cost numbers cannot be called")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -116,7 +122,11 @@ def local_datetime(day: date, clock_time: time, zone: str) -> datetime:
     silently moved; a time repeated when clocks go back means its first occurrence.
     """
     local = datetime.combine(day, clock_time, zoneinfo.ZoneInfo(zone))
-    if local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+    try:
+        round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
+    except OverflowError:
+        raise _FieldProblem(OUT_OF_RANGE) from None
+    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise _FieldProblem(
             f"{clock_time:%H:%M} does not exist on {day} in {zone} (the clocks change): pick another time"
         )
@@ -150,7 +160,10 @@ def _iso_datetime(raw: object) -> datetime:
         raise _FieldProblem(hint) from None
     if value.tzinfo is None:
         raise _FieldProblem("the time has no offset, so it is ambiguous: add one, e.g. +00:00 or Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _FieldProblem(OUT_OF_RANGE) from None
 
 
 def _check_window(at: datetime, rules: BookingRules) -> datetime:

@@ -79,6 +79,8 @@ async def test_a_call_that_goes_silent_ends_failed(start_service: StartService) 
 
     assert call["status"] == "failed"
     assert call["events"][-1]["detail"] == "no events for 300 s"
+    [placed] = service.simulator.dialed()
+    assert (placed.state, placed.commands[-1]) == ("ended", "hangup")
 
 
 async def test_no_more_calls_are_in_progress_than_the_cap(start_service: StartService) -> None:
@@ -92,3 +94,17 @@ async def test_no_more_calls_are_in_progress_than_the_cap(start_service: StartSe
     assert {call["status"] for call in calls} == {"completed"}
     assert [placed.to for placed in service.simulator.dialed()] == numbers
     assert service.simulator.most_live == 2
+
+
+async def test_a_dial_whose_answer_was_lost_is_not_failed_while_telnyx_rings(start_service: StartService) -> None:
+    service = await start_service(telnyx=quick_telnyx(max_attempts=3))
+    service.simulator.faults.fail_next(1, "disconnect")
+    service.simulator.faults.fail_next(2, "503")
+    booked = await service.book("+12025550142")
+
+    call = await service.run_until_final(booked["id"], advance_s=60)
+
+    assert call["status"] == "completed"
+    assert any(event["detail"].startswith("dial outcome unknown") for event in call["events"])
+    [placed] = service.simulator.dialed()
+    assert placed.heard == [call["joke"]]

@@ -26,6 +26,10 @@ JSON = "application/json"
         ("POST", "/api/calls", b'{"to": "+12025550142", "at": "9999-12-31T23:59:59+14:00"}', JSON),
         ("POST", "/api/calls", b'{"to": "+12025550142", "at": "0001-01-01T00:00:00-14:00"}', JSON),
         ("POST", "/api/calls", b'{"to": null, "at": null, "timezone": 7}', JSON),
+        ("POST", "/api/calls", b'{"to": "+12025550142", "at": "9999-12-31T23:59:59-05:00"}', JSON),
+        ("POST", "/api/calls", b'{"to": "+12025550142", "at": "0001-01-01T00:00:00+05:00"}', JSON),
+        ("POST", "/", b"to=%2B12025550142&date=9999-12-31&time=23:59&timezone=America/New_York", FORM),
+        ("POST", "/", b"to=%2B12025550142&date=0001-01-01&time=00:00&timezone=Asia/Tokyo", FORM),
         ("POST", "/api/calls", b'{"to": "+12025550142", "at": "2026-11-25T10:00:00Z", "timezone": "Europe"}', JSON),
         ("POST", "/api/calls", b"{}", JSON + "; charset=klingon"),
         ("GET", "/api/calls?limit=" + "9" * 5000, b"", JSON),
@@ -63,3 +67,17 @@ async def test_deeply_nested_signed_events_are_a_400(service: Service) -> None:
     response = await post_webhook(service, DEEP[:60_000])
 
     assert response.status in (400, 413)
+
+
+async def test_fault_injection_refuses_absurd_counts(service: Service) -> None:
+    response = await service.client.post("/simulator/faults", json={"fail_next": {"count": 10**8, "how": "503"}})
+
+    assert response.status == 422
+    assert not service.simulator.faults.api_failures
+
+
+async def test_faults_can_be_set_over_http_from_this_machine(service: Service) -> None:
+    response = await service.client.post("/simulator/faults", json={"fail_next": {"count": 2, "how": "429"}})
+
+    assert response.status == 200
+    assert list(service.simulator.faults.api_failures) == ["429", "429"]

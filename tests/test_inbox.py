@@ -45,10 +45,12 @@ class Processor:
             raise RuntimeError("database is locked")
 
 
-async def test_a_slow_consumer_never_slows_acceptance_nor_holds_everything_in_memory(store: SqliteCallStore) -> None:
+async def test_a_slow_consumer_never_slows_acceptance_nor_holds_everything_in_memory(
+    store: SqliteCallStore, clock: ManualClock
+) -> None:
     processor = Processor()
     processor.gate.clear()
-    inbox = WebhookInbox(store, processor, workers=1, queue_size=4)
+    inbox = WebhookInbox(store, processor, clock, workers=1, queue_size=4)
     await inbox.start()
 
     accepted = [await inbox.accept(*event(n)) for n in range(20)]
@@ -64,23 +66,25 @@ async def test_a_slow_consumer_never_slows_acceptance_nor_holds_everything_in_me
     assert await store.unprocessed_events(limit=100) == []
 
 
-async def test_a_repeated_event_is_refused_even_after_a_restart(store: SqliteCallStore) -> None:
-    first = WebhookInbox(store, Processor())
+async def test_a_repeated_event_is_refused_even_after_a_restart(store: SqliteCallStore, clock: ManualClock) -> None:
+    first = WebhookInbox(store, Processor(), clock)
     await first.start()
     assert await first.accept(*event(1)) is True
     await first.close(1)
 
-    second = WebhookInbox(store, Processor())
+    second = WebhookInbox(store, Processor(), clock)
     await second.start()
 
     assert await second.accept(*event(1)) is False
     await second.close(1)
 
 
-async def test_events_left_at_a_stop_are_processed_at_the_next_start(store: SqliteCallStore) -> None:
+async def test_events_left_at_a_stop_are_processed_at_the_next_start(
+    store: SqliteCallStore, clock: ManualClock
+) -> None:
     stuck = Processor()
     stuck.gate.clear()
-    first = WebhookInbox(store, stuck, workers=1)
+    first = WebhookInbox(store, stuck, clock, workers=1)
     await first.start()
     for n in range(3):
         await first.accept(*event(n))
@@ -88,7 +92,7 @@ async def test_events_left_at_a_stop_are_processed_at_the_next_start(store: Sqli
     assert stuck.seen == []
 
     processor = Processor()
-    second = WebhookInbox(store, processor)
+    second = WebhookInbox(store, processor, clock)
     await second.start()
     await asyncio.wait_for(second.drain(), 5)
     await second.close(1)
@@ -96,9 +100,9 @@ async def test_events_left_at_a_stop_are_processed_at_the_next_start(store: Sqli
     assert sorted(processor.seen) == ["evt-0", "evt-1", "evt-2"]
 
 
-async def test_a_failure_is_retried(store: SqliteCallStore) -> None:
+async def test_a_failure_is_retried(store: SqliteCallStore, clock: ManualClock) -> None:
     processor = Processor(failures=2)
-    inbox = WebhookInbox(store, processor, max_attempts=3, retry_delay_s=0.001)
+    inbox = WebhookInbox(store, processor, clock, max_attempts=3, retry_delay_s=0.001)
     await inbox.start()
 
     await inbox.accept(*event(1))
@@ -110,10 +114,10 @@ async def test_a_failure_is_retried(store: SqliteCallStore) -> None:
 
 
 async def test_an_event_that_keeps_failing_is_logged_with_its_call_and_set_aside(
-    store: SqliteCallStore, caplog: pytest.LogCaptureFixture
+    store: SqliteCallStore, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     processor = Processor(failures=99)
-    inbox = WebhookInbox(store, processor, max_attempts=2, retry_delay_s=0.001)
+    inbox = WebhookInbox(store, processor, clock, max_attempts=2, retry_delay_s=0.001)
     await inbox.start()
 
     with caplog.at_level(logging.ERROR, logger="dialajoke.inbox"):
@@ -125,3 +129,33 @@ async def test_an_event_that_keeps_failing_is_logged_with_its_call_and_set_aside
     assert "gave up on call.hangup evt-7 (call_control_id v3:7" in caplog.text
     assert "database is locked" in caplog.text
     assert await store.unprocessed_events(limit=10) == []
+
+
+async def test_a_queue_of_two_still_pages_every_spilled_event_in(store: SqliteCallStore, clock: ManualClock) -> None:
+    processor = Processor()
+    processor.gate.clear()
+    inbox = WebhookInbox(store, processor, clock, workers=1, queue_size=2)
+    await inbox.start()
+    for n in range(7):
+        await inbox.accept(*event(n))
+
+    processor.gate.set()
+    await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+
+    assert sorted(processor.seen) == [f"evt-{n}" for n in range(7)]
+
+
+async def test_events_processed_a_week_ago_are_forgotten_at_start(store: SqliteCallStore, clock: ManualClock) -> None:
+    first = WebhookInbox(store, Processor(), clock)
+    await first.start()
+    await first.accept(*event(1))
+    await asyncio.wait_for(first.drain(), 5)
+    await first.close(1)
+    clock.advance(8 * 24 * 3600)
+
+    second = WebhookInbox(store, Processor(), clock)
+    await second.start()
+    await second.close(1)
+
+    assert await store.record_event("evt-1", "call.hangup", b"{}") is True

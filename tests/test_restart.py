@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -125,3 +126,23 @@ async def test_a_call_interrupted_while_dialing_long_ago_is_missed_not_rung(
     assert call["status"] == "missed"
     assert "interrupted" in call["events"][-1]["detail"]
     assert second.simulator.dialed() == []
+
+
+async def test_stopping_turns_away_calls_waiting_for_a_place_and_keeps_them_scheduled(
+    start_service: Callable[..., Awaitable[Service]], database: Path
+) -> None:
+    config = service_config(database, telnyx=quick_telnyx(max_concurrent_calls=1))
+    first = await start_service(config)
+    first.simulator.faults.dropped_events.add("call.hangup")
+    busy = await first.book("+12025550142", in_s=60)
+    waiting = await first.book("+12025550143", in_s=61)
+    first.clock.advance(61)
+    await first.settle()
+    assert (await first.call(waiting["id"]))["status"] == "scheduled"
+
+    await asyncio.wait_for(first.stop(), 5)
+
+    second = await start_service(service_config(database, telnyx=quick_telnyx(max_concurrent_calls=1)))
+    assert (await second.call(waiting["id"]))["status"] == "scheduled"
+    assert (await second.run_until_final(busy["id"], advance_s=300))["status"] == "failed"
+    assert (await second.run_until_final(waiting["id"]))["status"] == "completed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -486,3 +487,19 @@ async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClo
         await opened.close()
 
     assert path.exists()
+
+
+async def test_a_refused_move_leaves_the_database_free_for_other_writers(
+    store: SqliteCallStore, database: Path
+) -> None:
+    call = await book(store)
+    await store.move(call.id, CallStatus.CANCELLED, "cancelled")
+
+    assert await store.move(call.id, CallStatus.DIALING, "dialing") is None
+
+    other = sqlite3.connect(database, timeout=0)
+    try:
+        other.execute("INSERT INTO webhook_events (event_id, event_type, received_at, body) VALUES ('x', 't', 0, x'')")
+        other.commit()
+    finally:
+        other.close()

@@ -342,3 +342,11 @@ def test_a_form_time_with_its_own_zone_is_refused() -> None:
 
     assert list(errors) == ["time"]
     assert "without a zone" in errors["time"]
+
+
+@pytest.mark.parametrize("number", ["+1 900 234 5678", "+44 871 234 5678"])
+def test_premium_rate_numbers_are_refused(number: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse_json_request({"to": number, "at": "2027-03-02T09:00:00Z"}, BookingRules(now=NOW))
+
+    assert "premium-rate" in raised.value.errors["to"]

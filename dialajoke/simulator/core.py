@@ -28,6 +28,7 @@ SIMULATOR_NUMBER = "+12025550100"
 RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
 COMMAND_ID_WINDOW_S = 60.0
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 WEBHOOK_RETRY_PAUSES_S = (0.1, 0.3, 1.0, 2.0, 4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""
 
@@ -251,7 +252,12 @@ class TelnyxSimulator:
         return web.json_response({"data": call.summary()}, status=201)
 
     async def _set_faults(self, request: web.Request) -> web.Response:
-        """Not a Telnyx endpoint: misbehave from now on, as :meth:`Faults.update` describes."""
+        """Not a Telnyx endpoint: misbehave from now on, as :meth:`Faults.update` describes.
+
+        Only from this machine: a fault is for whoever is testing at the keyboard.
+        """
+        if request.remote not in LOOPBACK:
+            raise ApiError(403, "10010", "Forbidden", "faults can only be set from the simulator's own machine")
         try:
             self.faults.update(await json_body(request))
         except (ValueError, TypeError) as exc:

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from .wire import ApiError
 
+MAX_PENDING_FAILURES = 1000
 API_FAILURES: dict[str, tuple[int, str, str] | None] = {
     "500": (500, "10007", "Unexpected error"),
     "503": (503, "10007", "Service unavailable"),
@@ -50,6 +51,8 @@ class Faults:
     def fail_next(self, count: int, how: str) -> None:
         if how not in API_FAILURES:
             raise ValueError(f"unknown failure {how!r}; use one of {sorted(API_FAILURES)}")
+        if not 0 <= count <= MAX_PENDING_FAILURES - len(self.api_failures):
+            raise ValueError(f"at most {MAX_PENDING_FAILURES} failures can be pending at once")
         self.api_failures.extend([how] * count)
 
     def update(self, settings: dict[str, Any]) -> None:
