@@ -55,10 +55,10 @@ class Process:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> int:
-        """SIGTERM, as a service manager stops a service; returns the exit code."""
+    def stop(self, signal_number: int = signal.SIGTERM) -> int:
+        """SIGTERM as a service manager stops a service, or SIGINT as Ctrl-C does; returns the exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal_number)
         return self.process.wait(timeout=30)
 
 

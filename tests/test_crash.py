@@ -7,6 +7,7 @@ outlives each crash and remembers every call placed on it.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -103,12 +104,15 @@ async def test_calls_due_while_down_ring_within_the_grace_or_are_missed(
     assert await placed(telnyx) == Counter({"+12025550143": 1})
 
 
-async def test_sigterm_stops_cleanly_and_keeps_the_schedule(service_process: ServiceProcess) -> None:
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_stops_cleanly_and_keeps_the_schedule(
+    service_process: ServiceProcess, signal_number: int
+) -> None:
     service = await service_process.start()
     call_id = await service.book("+12025550142", in_s=120)
     assert service.process is not None
 
-    exit_code = service.process.stop()
+    exit_code = service.process.stop(signal_number)
     await service.start()
 
     assert exit_code == 0
