@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
@@ -22,16 +21,15 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=Hashable)
 
-_CANCELLED = object()
-
 
 class UnifiedTimedQueue(Generic[T]):
     """Hands each item to ``handler`` at its due time.
 
     ``async with UnifiedTimedQueue(handler) as queue:`` starts and stops the timer task.
-    Items already due fire at once; several due together are handed over in due order
-    (ties in the order they were put), each in its own task so a slow handler does not
-    hold up the next. A handler that raises is logged and the queue goes on.
+    Items already due fire at once; several due together are handed over in due order,
+    each in its own task so a slow handler does not hold up the next. Items due at the
+    same moment go in the order of the items themselves, so items must be hashable and
+    orderable (call ids are). A handler that raises is logged and the queue goes on.
 
     :param handler: ``async def handler(item)``, called once per due item.
     :param clock: where "now" comes from; tests pass one they can move by hand.
@@ -40,37 +38,38 @@ class UnifiedTimedQueue(Generic[T]):
     def __init__(self, handler: Callable[[T], Awaitable[object]], *, clock: Clock | None = None) -> None:
         self._handler = handler
         self._clock: Clock = clock or SystemClock()
-        self._heap: list[list[object]] = []
-        self._entries: dict[T, list[object]] = {}
-        self._sequence = itertools.count()
+        # The heap holds (due, item) tuples and may keep stale ones: an entry is live only
+        # while _live maps its item to that very tuple. Putting an item again or cancelling
+        # it just changes _live, so neither searches the heap, and a pending item costs one
+        # small tuple, one heap slot and one dict entry (about 120 bytes in all).
+        self._heap: list[tuple[float, T]] = []
+        self._live: dict[T, tuple[float, T]] = {}
         self._wakeup: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[object]] = set()
 
     def put(self, item: T, ts: float) -> None:
         """Schedule ``item`` for epoch time ``ts``; putting a pending item again moves it."""
-        self.cancel(item)
-        entry: list[object] = [ts, next(self._sequence), item]
-        self._entries[item] = entry
+        entry = (ts, item)
+        self._live[item] = entry
         heapq.heappush(self._heap, entry)
         if self._heap[0] is entry:
             self._wake()
 
     def cancel(self, item: T) -> bool:
         """Forget a pending item; False when it is not pending (unknown, or already handed over)."""
-        entry = self._entries.pop(item, None)
+        entry = self._live.pop(item, None)
         if entry is None:
             return False
-        entry[2] = _CANCELLED
         if self._heap[0] is entry:
             self._wake()
         return True
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._live)
 
     def __contains__(self, item: object) -> bool:
-        return item in self._entries
+        return item in self._live
 
     async def __aenter__(self) -> UnifiedTimedQueue[T]:
         self._task = asyncio.create_task(self._run(), name="unified-timed-queue")
@@ -109,10 +108,10 @@ class UnifiedTimedQueue(Generic[T]):
                 self._hand_over_due()
 
     def _earliest_due(self) -> float | None:
-        heap = self._heap
-        while heap and heap[0][2] is _CANCELLED:
+        heap, live = self._heap, self._live
+        while heap and live.get(heap[0][1]) is not heap[0]:
             heapq.heappop(heap)
-        return heap[0][0] if heap else None  # type: ignore[return-value]
+        return heap[0][0] if heap else None
 
     async def _sleep(self, until: float | None) -> None:
         self._wakeup = asyncio.get_running_loop().create_future()
@@ -130,13 +129,13 @@ class UnifiedTimedQueue(Generic[T]):
 
     def _hand_over_due(self) -> None:
         now = self._clock.time()
-        heap = self._heap
-        while heap and heap[0][0] <= now:  # type: ignore[operator]
-            _, _, item = heapq.heappop(heap)
-            if item is _CANCELLED:
-                continue
-            del self._entries[item]  # type: ignore[arg-type]
-            self._start_handler(item)  # type: ignore[arg-type]
+        heap, live = self._heap, self._live
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            item = entry[1]
+            if live.get(item) is entry:
+                del live[item]
+                self._start_handler(item)
 
     def _start_handler(self, item: T) -> None:
         task = asyncio.create_task(self._call_handler(item))

@@ -58,14 +58,14 @@ async def test_items_are_handed_over_in_due_time_order_whatever_the_put_order(cl
         assert await recorder.wait() == ["first", "second", "third"]
 
 
-async def test_items_due_at_the_same_time_are_handed_over_in_put_order(clock: ManualClock) -> None:
+async def test_items_due_at_the_same_time_are_handed_over_in_item_order(clock: ManualClock) -> None:
     recorder = Recorder(expect=3)
     async with UnifiedTimedQueue(recorder, clock=clock) as queue:
         queue.put("zulu", START + 10)
         queue.put("alpha", START + 10)
         queue.put("mike", START + 10)
         clock.advance(10)
-        assert await recorder.wait() == ["zulu", "alpha", "mike"]
+        assert await recorder.wait() == ["alpha", "mike", "zulu"]
 
 
 async def test_each_item_waits_for_its_own_time(clock: ManualClock) -> None:
