@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean check
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ lint: install
 
 format: install
 	$(BIN)/invoke format
+
+check: install
+	$(BIN)/invoke check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 from invoke import Context, task
 
-PACKAGES = "dialajoke tests tasks.py"
+PACKAGES = "dialajoke setup tests tasks.py"
 
 
 @task(help={"config": "settings file (JSON); DIALAJOKE_* environment variables override it"})
 def run(c: Context, config: str = "config.dev.json") -> None:
     """Run the service (on the embedded Telnyx simulator unless telnyx.api_key is set)."""
-    c.run(f"{sys.executable} -m dialajoke --config {config}", pty=sys.stdout.isatty())
+    c.run(f"{sys.executable} -m dialajoke --config {shlex.quote(config)}", pty=sys.stdout.isatty())
 
 
 @task(help={"k": "only tests whose names match this expression", "verbose": "one line per test"})
@@ -37,3 +38,15 @@ def format(c: Context) -> None:  # noqa: A001 - the task is called "format" on t
     """Format the code and fix what ruff can fix by itself."""
     c.run(f"{sys.executable} -m ruff format {PACKAGES}")
     c.run(f"{sys.executable} -m ruff check --fix {PACKAGES}")
+
+
+@task(
+    help={
+        "config": "settings file (JSON) to validate; DIALAJOKE_* environment variables override it",
+        "online": "also ask Telnyx whether the API key and connection id work (two read-only requests)",
+    }
+)
+def check(c: Context, config: str = "config.dev.json", online: bool = False) -> None:
+    """Check this machine can run the service: Python, venv, packages, config, port, database folder, Telnyx."""
+    args = f"--config {shlex.quote(config)}" + (" --online" if online else "")
+    c.run(f"{sys.executable} setup/confirm_environment.py {args}", pty=sys.stdout.isatty())

@@ -343,9 +343,9 @@ def _scheduler_problems(scheduler: SchedulerConfig) -> typing.Iterator[tuple[str
 
 
 def _telnyx_problems(telnyx: TelnyxConfig) -> typing.Iterator[tuple[str, str]]:
-    if telnyx.public_key and not _is_ed25519_public_key(telnyx.public_key):
+    if telnyx.public_key and not is_ed25519_public_key(telnyx.public_key):
         yield "telnyx.public_key", "must be the base64 of a 32-byte Ed25519 key (Telnyx portal: Keys & Credentials)"
-    if telnyx.from_number and not _is_e164(telnyx.from_number):
+    if telnyx.from_number and not is_e164(telnyx.from_number):
         yield (
             "telnyx.from_number",
             f"must be a valid number in E.164 form such as +13125550100, not {telnyx.from_number!r}",
@@ -366,14 +366,16 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
-def _is_ed25519_public_key(text: str) -> bool:
+def is_ed25519_public_key(text: str) -> bool:
+    """Whether ``text`` is the base64 of a 32-byte Ed25519 key, as the Telnyx portal shows it."""
     try:
         return len(base64.b64decode(text, validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
 
 
-def _is_e164(number: str) -> bool:
+def is_e164(number: str) -> bool:
+    """Whether ``number`` is a valid phone number written in E.164 (+ and digits)."""
     try:
         parsed = phonenumbers.parse(number)
     except phonenumbers.NumberParseException:
