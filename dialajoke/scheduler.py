@@ -9,11 +9,12 @@ service never wakes up.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .clock import Alarm, Clock, SystemClock
 
@@ -35,7 +36,7 @@ class UnifiedTimedQueue(Generic[T]):
     :param clock: where "now" comes from; tests pass one they can move by hand.
     """
 
-    def __init__(self, handler: Callable[[T], Awaitable[object]], *, clock: Clock | None = None) -> None:
+    def __init__(self, handler: Callable[[T], Coroutine[Any, Any, object]], *, clock: Clock | None = None) -> None:
         self._handler = handler
         self._clock: Clock = clock or SystemClock()
         # The heap holds (due, item) tuples and may keep stale ones: an entry is live only
@@ -44,6 +45,10 @@ class UnifiedTimedQueue(Generic[T]):
         # small tuple, one heap slot and one dict entry (about 120 bytes in all).
         self._heap: list[tuple[float, T]] = []
         self._live: dict[T, tuple[float, T]] = {}
+        # New entries wait here until the timer task next looks: a burst of puts is merged
+        # with one heapify instead of a sift per put (descending due times are the worst case).
+        self._incoming: list[tuple[float, T]] = []
+        self._sleeping_until: float | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[object]] = set()
@@ -52,8 +57,8 @@ class UnifiedTimedQueue(Generic[T]):
         """Schedule ``item`` for epoch time ``ts``; putting a pending item again moves it."""
         entry = (ts, item)
         self._live[item] = entry
-        heapq.heappush(self._heap, entry)
-        if self._heap[0] is entry:
+        self._incoming.append(entry)
+        if self._sleeping_until is None or ts < self._sleeping_until:
             self._wake()
 
     def cancel(self, item: T) -> bool:
@@ -61,7 +66,7 @@ class UnifiedTimedQueue(Generic[T]):
         entry = self._live.pop(item, None)
         if entry is None:
             return False
-        if self._heap[0] is entry:
+        if self._sleeping_until is not None and entry[0] <= self._sleeping_until:
             self._wake()
         return True
 
@@ -108,18 +113,33 @@ class UnifiedTimedQueue(Generic[T]):
                 self._hand_over_due()
 
     def _earliest_due(self) -> float | None:
+        self._merge_incoming()
         heap, live = self._heap, self._live
         while heap and live.get(heap[0][1]) is not heap[0]:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
+    def _merge_incoming(self) -> None:
+        incoming, heap = self._incoming, self._heap
+        if not incoming:
+            return
+        if len(incoming) * max(1, len(heap).bit_length()) > len(heap):
+            heap.extend(incoming)
+            heapq.heapify(heap)
+        else:
+            for entry in incoming:
+                heapq.heappush(heap, entry)
+        incoming.clear()
+
     async def _sleep(self, until: float | None) -> None:
         self._wakeup = asyncio.get_running_loop().create_future()
+        self._sleeping_until = until
         alarm: Alarm | None = None if until is None else self._clock.wake_at(until, self._wake)
         try:
             await self._wakeup
         finally:
             self._wakeup = None
+            self._sleeping_until = None
             if alarm is not None:
                 alarm.cancel()
 
@@ -138,12 +158,11 @@ class UnifiedTimedQueue(Generic[T]):
                 self._start_handler(item)
 
     def _start_handler(self, item: T) -> None:
-        task = asyncio.create_task(self._call_handler(item))
+        task: asyncio.Task[object] = asyncio.create_task(self._handler(item))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(functools.partial(self._handler_done, item))
 
-    async def _call_handler(self, item: T) -> None:
-        try:
-            await self._handler(item)
-        except Exception:
-            logger.exception("handler failed for queued item %r", item)
+    def _handler_done(self, item: T, task: asyncio.Task[object]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("handler failed for queued item %r", item, exc_info=task.exception())
