@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean check
+.PHONY: install run test lint format clean check bench bench-quick
 
 install: $(STAMP)
 
@@ -33,6 +33,23 @@ format: install
 
 check: install
 	$(BIN)/invoke check
+
+# Benchmarks need APScheduler and matplotlib (requirements-bench.txt) and Debian's wrk.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+/usr/bin/wrk:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+bench: $(BENCH_STAMP) /usr/bin/wrk
+	$(BIN)/invoke bench
+
+bench-quick: $(BENCH_STAMP) /usr/bin/wrk
+	$(BIN)/invoke bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

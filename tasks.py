@@ -7,7 +7,7 @@ import sys
 
 from invoke import Context, task
 
-PACKAGES = "dialajoke setup tests tasks.py"
+PACKAGES = "dialajoke setup tests bench tasks.py"
 
 
 @task(help={"config": "settings file (JSON); DIALAJOKE_* environment variables override it"})
@@ -50,3 +50,12 @@ def check(c: Context, config: str = "config.dev.json", online: bool = False) -> 
     """Check this machine can run the service: Python, venv, packages, config, port, database folder, Telnyx."""
     args = f"--config {shlex.quote(config)}" + (" --online" if online else "")
     c.run(f"{sys.executable} setup/confirm_environment.py {args}", pty=sys.stdout.isatty())
+
+
+@task(help={"quick": "small sizes and short runs: checks that the harness works, not the numbers"})
+def bench(c: Context, quick: bool = False) -> None:
+    """Benchmarks against APScheduler and bare aiohttp; tables on screen, raw results in bench/results/."""
+    flag = " --quick" if quick else ""
+    c.run(f"{sys.executable} -m bench.queue_bench{flag}", pty=sys.stdout.isatty())
+    c.run(f"{sys.executable} -m bench.plot {'queue-quick' if quick else 'queue'}")
+    c.run(f"{sys.executable} -m bench.service_bench{flag}", pty=sys.stdout.isatty())

@@ -1,0 +1,30 @@
+-- wrk script: replays pre-built requests (one per line: path TAB headers-json-free fields TAB body)
+-- and prints a JSON summary that the benchmark reads.
+local requests = {}
+local counter = 0
+
+init = function(args)
+  for line in io.lines(args[1]) do
+    local path, timestamp, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {["Content-Type"] = "application/json"}
+    if timestamp ~= "" then
+      headers["telnyx-timestamp"] = timestamp
+      headers["telnyx-signature-ed25519"] = signature
+    end
+    table.insert(requests, wrk.format("POST", path, headers, body))
+  end
+end
+
+request = function()
+  counter = counter + 1
+  return requests[((counter - 1) % #requests) + 1]
+end
+
+done = function(summary, latency, requests_stats)
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end

@@ -1,0 +1,283 @@
+"""UnifiedTimedQueue against APScheduler 3's AsyncIOScheduler, side by side in one process.
+
+APScheduler runs in its best configuration for this job: the memory job store, the
+asyncio executor, and no misfire grace (late jobs are run and counted, not dropped).
+Both get the same trivial handler, which records how late it ran.
+
+    python -m bench.queue_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dialajoke.scheduler import UnifiedTimedQueue
+
+from .common import summary_ms, table, write_results
+
+ORDERS = ("ascending", "descending", "random")
+
+
+class Firing:
+    """The trivial handler: notes when each item ran, against when it was due."""
+
+    def __init__(self, dues: list[float], expect: int) -> None:
+        self.dues = dues
+        self.late_s: list[float] = []
+        self.expect = expect
+        self.last_at = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    async def fire(self, index: int) -> None:
+        now = time.time()
+        self.late_s.append(now - self.dues[index])
+        self.last_at = now
+        if len(self.late_s) == self.expect and not self.done.done():
+            self.done.set_result(None)
+
+
+class OurQueue:
+    name = "UnifiedTimedQueue"
+
+    def __init__(self, handler: Callable[[int], Any]) -> None:
+        self.queue: UnifiedTimedQueue[int] = UnifiedTimedQueue(handler)
+
+    async def start(self) -> None:
+        await self.queue.__aenter__()
+
+    async def stop(self) -> None:
+        await self.queue.close()
+
+    def add(self, index: int, due: float) -> None:
+        self.queue.put(index, due)
+
+
+class APScheduler:
+    name = "APScheduler 3 AsyncIOScheduler"
+
+    def __init__(self, handler: Callable[[int], Any]) -> None:
+        self.handler = handler
+        self.scheduler = AsyncIOScheduler(job_defaults={"misfire_grace_time": None, "coalesce": False})
+
+    async def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+
+    def add(self, index: int, due: float) -> None:
+        self.scheduler.add_job(self.handler, "date", run_date=datetime.fromtimestamp(due, UTC), args=[index])
+
+
+CONTENDERS = (OurQueue, APScheduler)
+
+
+async def scheduling_rate(kind: type, count: int, order: str) -> float:
+    """Items added per second, all due an hour from now so none fires meanwhile."""
+    base = time.time() + 3600
+    offsets = list(range(count))
+    if order == "descending":
+        offsets.reverse()
+    elif order == "random":
+        random.shuffle(offsets)
+    dues = [base + offset * 1e-3 for offset in offsets]
+    contender = kind(Firing(dues, count).fire)
+    await contender.start()
+    started = time.perf_counter()
+    for index, due in enumerate(dues):
+        contender.add(index, due)
+    for _ in range(3):  # let the timer task take the new items in: that work counts too
+        await asyncio.sleep(0)
+    elapsed = time.perf_counter() - started
+    await contender.stop()
+    return count / elapsed
+
+
+async def memory_per_item(kind: type, count: int) -> float:
+    base = time.time() + 3600
+    dues = [base + index * 1e-3 for index in range(count)]
+    indexes = list(range(count))
+    contender = kind(Firing(dues, count).fire)
+    await contender.start()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for index in indexes:
+        contender.add(index, dues[index])
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    await contender.stop()
+    return used / count
+
+
+async def firing(kind: type, count: int, spread_s: float, lead_s: float) -> dict[str, Any]:
+    """``count`` items due evenly over ``spread_s``, starting ``lead_s`` from now (after adding)."""
+    first_due = time.time() + lead_s
+    dues = [first_due + spread_s * index / count for index in range(count)]
+    fired = Firing(dues, count)
+    contender = kind(fired.fire)
+    await contender.start()
+    for index, due in enumerate(dues):
+        contender.add(index, due)
+    added_at = time.time()
+    cpu_started = time.process_time()
+    await asyncio.wait_for(fired.done, lead_s + spread_s + 120)
+    cpu_s = time.process_time() - cpu_started
+    await contender.stop()
+    return {
+        **summary_ms(fired.late_s),
+        "added_in_time": added_at < first_due,
+        "cpu_us_per_item": cpu_s / count * 1e6,
+        "over_1s_late": sum(late > 1 for late in fired.late_s) / count,
+        "late_s": [round(late, 6) for late in fired.late_s],
+    }
+
+
+async def burst(kind: type, count: int, lead_s: float) -> float:
+    """``count`` items due at one instant: seconds from that instant to the last handler."""
+    due = time.time() + lead_s
+    fired = Firing([due] * count, count)
+    contender = kind(fired.fire)
+    await contender.start()
+    for index in range(count):
+        contender.add(index, due)
+    await asyncio.wait_for(fired.done, lead_s + 120)
+    await contender.stop()
+    return fired.last_at - due
+
+
+async def idle_wakeups(seconds: float) -> int:
+    """How much more often the event loop wakes with an idle queue than with none at all."""
+    return await _wakeups(seconds, with_queue=True) - await _wakeups(seconds, with_queue=False)
+
+
+async def _wakeups(seconds: float, with_queue: bool) -> int:
+    loop = asyncio.get_running_loop()
+    selector = loop._selector  # type: ignore[attr-defined]
+    real_select = selector.select
+    wakeups = 0
+
+    def counting_select(timeout: float | None = None) -> Any:
+        nonlocal wakeups
+        wakeups += 1
+        return real_select(timeout)
+
+    queue = UnifiedTimedQueue(Firing([], 1).fire)
+    if with_queue:
+        await queue.__aenter__()
+        await asyncio.sleep(0)
+    selector.select = counting_select
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        selector.select = real_select
+        await queue.close()
+    return wakeups
+
+
+async def lateness_curve(kind: type, rates: list[int], spread_s: float) -> list[dict[str, Any]]:
+    """p99 and max lateness as the firing rate grows (the plot in BENCHMARKS.md)."""
+    points = []
+    for rate in rates:
+        count = int(rate * spread_s)
+        lead_s = 1.0 + count / (2_000_000 if kind is OurQueue else 10_000)
+        result = await firing(kind, count, spread_s, lead_s)
+        points.append({"rate_per_s": rate, **{key: result[key] for key in ("p50_ms", "p99_ms", "max_ms")}})
+    return points
+
+
+def run(quick: bool) -> dict[str, Any]:
+    sizes = {
+        "rate_ours": 5_000 if quick else 200_000,
+        "rate_aps": 1_000 if quick else 20_000,
+        "memory": 5_000 if quick else 100_000,
+        "firing": 2_000 if quick else 100_000,
+        "spread_s": 1.0 if quick else 15.0,
+        "burst": 1_000 if quick else 10_000,
+        "curve_rates": [500, 2_000] if quick else [1_000, 3_000, 7_000, 15_000],
+        "curve_spread_s": 0.5 if quick else 3.0,
+    }
+    results: dict[str, Any] = {"sizes": sizes, "contenders": {}}
+    for kind in CONTENDERS:
+        results["contenders"][kind.name] = asyncio.run(_measure(kind, sizes))
+    return results
+
+
+async def _measure(kind: type, sizes: dict[str, Any]) -> dict[str, Any]:
+    count = sizes["rate_ours"] if kind is OurQueue else sizes["rate_aps"]
+    rates = {order: await scheduling_rate(kind, count, order) for order in ORDERS}
+    memory = await memory_per_item(kind, sizes["memory"])
+    lead_s = 1.0 + sizes["firing"] / min(rates.values()) * 1.5
+    fire = await firing(kind, sizes["firing"], sizes["spread_s"], lead_s)
+    burst_s = await burst(kind, sizes["burst"], 1.0 + sizes["burst"] / min(rates.values()) * 1.5)
+    curve = await lateness_curve(kind, sizes["curve_rates"], sizes["curve_spread_s"])
+    result = {"rate_per_s": rates, "bytes_per_item": memory, "firing": fire, "burst_s": burst_s, "curve": curve}
+    if kind is OurQueue:
+        result["idle_wakeups_per_s"] = await idle_wakeups(1.0)
+    return result
+
+
+def report(results: dict[str, Any]) -> str:
+    ours = results["contenders"][OurQueue.name]
+    aps = results["contenders"][APScheduler.name]
+    rows = [
+        *(
+            [
+                f"scheduling rate, {order} (items/s)",
+                ours["rate_per_s"][order],
+                aps["rate_per_s"][order],
+                ours["rate_per_s"][order] / aps["rate_per_s"][order],
+                ">= 100x",
+            ]
+            for order in ORDERS
+        ),
+        ["firing lateness p99 (ms)", ours["firing"]["p99_ms"], aps["firing"]["p99_ms"], "", "<= 1.5 ms"],
+        ["firing lateness max (ms)", ours["firing"]["max_ms"], aps["firing"]["max_ms"], "", "<= 5 ms"],
+        [
+            "CPU per fired item (µs)",
+            ours["firing"]["cpu_us_per_item"],
+            aps["firing"]["cpu_us_per_item"],
+            ours["firing"]["cpu_us_per_item"] / aps["firing"]["cpu_us_per_item"],
+            "<= 0.3x",
+        ],
+        ["memory per pending item (B)", ours["bytes_per_item"], aps["bytes_per_item"], "", "<= 150 B"],
+        [
+            f"{results['sizes']['burst']:,} due at one instant: to last handler (ms)",
+            ours["burst_s"] * 1e3,
+            aps["burst_s"] * 1e3,
+            ours["burst_s"] / aps["burst_s"],
+            "<= 0.06x",
+        ],
+        ["loop wake-ups per second with nothing pending", ours["idle_wakeups_per_s"], "", "", "0"],
+    ]
+    sizes = results["sizes"]
+    title = (
+        f"Timed queue: {sizes['firing']:,} items due over {sizes['spread_s']:g} s, trivial handler"
+        f" (APScheduler added in time: {aps['firing']['added_in_time']})"
+    )
+    return table(title, ["measure", "UnifiedTimedQueue", "APScheduler", "ratio", "target"], rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness, not the numbers")
+    args = parser.parse_args(argv)
+    results = run(args.quick)
+    print(report(results))
+    path = write_results("queue-quick" if args.quick else "queue", results)
+    print(f"\nraw samples and machine: {path}")
+
+
+if __name__ == "__main__":
+    main()

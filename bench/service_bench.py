@@ -1,0 +1,207 @@
+"""The service's HTTP endpoints against bare aiohttp handlers doing only the unavoidable.
+
+Each server runs as its own process pinned to CPU 0; wrk (Debian's package) loads it
+from CPU 1 with 50 connections. Runs of the bare server and of the service alternate,
+and the median of the runs is kept, so both see the same machine.
+
+- POST /webhook: the service verifies the Ed25519 signature, parses the event and
+  records it durably (the duplicate check) before answering; the bare handler only
+  verifies the signature, which is the physical floor for this endpoint.
+- POST /api/calls: the service validates the request and commits the call before the
+  201; the bare handler parses the JSON and answers.
+
+    python -m bench.service_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+from aiohttp.test_utils import unused_port
+
+from dialajoke.signing import public_key_b64, sign
+
+from .common import table, write_results
+
+PROJECT = Path(__file__).resolve().parent.parent
+LOAD_SCRIPT = Path(__file__).resolve().parent / "load.lua"
+CONNECTIONS = 50
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def pinned(cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+class Server:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.name = name
+        self.url = f"http://127.0.0.1:{port}"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*pinned(SERVER_CPU), sys.executable, *args],
+                cwd=PROJECT,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=out,
+            )
+
+    def wait_ready(self) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def webhook_requests(signing_key: nacl.signing.SigningKey, count: int) -> list[str]:
+    """Signed events with distinct ids (each is a first delivery) for calls the service does not know."""
+    now = int(time.time())
+    lines = []
+    for _ in range(count):
+        body = json.dumps(
+            {
+                "data": {
+                    "record_type": "event",
+                    "event_type": "call.cost",
+                    "id": str(uuid.uuid4()),
+                    "occurred_at": "2026-11-24T09:00:00Z",
+                    "payload": {"call_control_id": "v3:" + uuid.uuid4().hex, "client_state": None},
+                }
+            }
+        )
+        headers = sign(signing_key, body.encode(), now)
+        lines.append(f"/webhook\t{headers['telnyx-timestamp']}\t{headers['telnyx-signature-ed25519']}\t{body}")
+    return lines
+
+
+def booking_request() -> list[str]:
+    at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    return [f"/api/calls\t\t\t{json.dumps({'to': '+12025550142', 'at': at})}"]
+
+
+def load(url: str, requests_file: Path, duration_s: float) -> dict[str, Any]:
+    command = [*pinned(LOAD_CPU), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration_s:g}s", "-s", str(LOAD_SCRIPT), url]
+    output = subprocess.run([*command, "--", str(requests_file)], capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def run(quick: bool) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
+    duration_s, rounds = (2.0, 1) if quick else (10.0, 3)
+    signing_key = nacl.signing.SigningKey.generate()
+    public_key = public_key_b64(signing_key)
+    results: dict[str, Any] = {"duration_s": duration_s, "rounds": rounds, "connections": CONNECTIONS, "runs": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        servers = _start_servers(tmp, public_key)
+        try:
+            for endpoint, requests in (("webhook", None), ("api_calls", booking_request())):
+                for _ in range(rounds):
+                    for server in servers:
+                        lines = requests or webhook_requests(signing_key, int(duration_s * 12_000))
+                        requests_file = tmp / f"{endpoint}.txt"
+                        requests_file.write_text("\n".join(lines) + "\n")
+                        runs = results["runs"].setdefault(endpoint, {}).setdefault(server.name, [])
+                        runs.append(load(server.url, requests_file, duration_s))
+        finally:
+            for server in servers:
+                server.stop()
+    return results
+
+
+def _start_servers(tmp: Path, public_key: str) -> list[Server]:
+    bare_port, service_port = unused_port(), unused_port()
+    bare = Server(
+        "bare aiohttp",
+        ["-m", "bench.bare_server", "--port", str(bare_port), "--public-key", public_key],
+        {},
+        bare_port,
+        tmp / "bare.log",
+    )
+    service_env = {
+        "DIALAJOKE_HTTP__PORT": str(service_port),
+        "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
+        "DIALAJOKE_DATABASE__PATH": str(tmp / "bench.sqlite3"),
+        "DIALAJOKE_LOG_LEVEL": "ERROR",
+        "DIALAJOKE_TELNYX__API_KEY": "KEYbenchmark",
+        "DIALAJOKE_TELNYX__CONNECTION_ID": "1234567890",
+        "DIALAJOKE_TELNYX__FROM_NUMBER": "+13125550100",
+        "DIALAJOKE_TELNYX__PUBLIC_KEY": public_key,
+        "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
+    }
+    service = Server("Dial-A-Joke", ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
+    for server in (bare, service):
+        server.wait_ready()
+    return [bare, service]
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = []
+    targets = {"webhook": 0.85, "api_calls": 0.5}
+    labels = {"webhook": "POST /webhook (verify, parse, durable dedupe)", "api_calls": "POST /api/calls (durable)"}
+    for endpoint, by_server in results["runs"].items():
+        bare, ours = by_server["bare aiohttp"], by_server["Dial-A-Joke"]
+        rows.append(
+            [
+                labels[endpoint],
+                median(bare, "rps"),
+                median(ours, "rps"),
+                median(ours, "rps") / median(bare, "rps"),
+                f">= {targets[endpoint]}x",
+                median(bare, "p99_us") / 1e3,
+                median(ours, "p99_us") / 1e3,
+                sum(run["non2xx"] + run["socket_errors"] for run in ours),
+            ]
+        )
+    title = (
+        f"HTTP, wrk -t1 -c{results['connections']} for {results['duration_s']:g} s, median of {results['rounds']}"
+        " (server on CPU 0, load on CPU 1)"
+    )
+    header = ["endpoint", "bare req/s", "Dial-A-Joke req/s", "ratio", "target", "bare p99 ms", "ours p99 ms", "errors"]
+    return table(title, header, rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs: checks the harness, not the numbers")
+    args = parser.parse_args(argv)
+    results = run(args.quick)
+    print(report(results))
+    path = write_results("service-quick" if args.quick else "service", results)
+    print(f"\nraw results and machine: {path}")
+
+
+if __name__ == "__main__":
+    main()
