@@ -188,11 +188,12 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
     async with UnifiedTimedQueue(call_control.dial, clock=app[keys.CLOCK]) as queue:
         app[keys.QUEUE] = queue
         bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
-        app[keys.BOOKINGS] = bookings
-        await bookings.restore()
-        for call_id in app[keys.REDIALS]:
-            queue.put(call_id, app[keys.CLOCK].time())
-        yield
+        async with bookings:
+            app[keys.BOOKINGS] = bookings
+            await bookings.restore()
+            for call_id in app[keys.REDIALS]:
+                queue.put(call_id, app[keys.CLOCK].time())
+            yield
         # Calls waiting for a place are turned away (they stay scheduled); dials in flight
         # get the grace period, then are cancelled (a call left 'dialing' is re-dialed).
         app[keys.DIAL_GATE].close()

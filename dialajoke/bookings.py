@@ -1,14 +1,17 @@
 """Bookings: accepting, cancelling and restoring scheduled calls.
 
 The store is the truth and the queue a timer over it: a call is written first and
-queued second, and on start-up every call still scheduled is queued again. The queue
-holds only call ids and due times, never whole calls.
+queued second. The queue holds only call ids and due times, and only for calls due
+within ``scheduler.horizon_s``: later ones wait in the store and are paged in, half a
+horizon ahead, as time passes. So memory stays bounded however many calls are booked,
+and a restart reads only the next horizon's calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from datetime import UTC, datetime
 
 from .clock import Clock
@@ -36,7 +39,10 @@ class CallNotCancellable(Exception):
 class Bookings:
     """
     :param from_number: the caller id our calls present.
-    :param settings: the limits a booking must keep (region, zone, how far ahead).
+    :param settings: the limits a booking must keep (region, zone, how far ahead), the
+        misfire grace and the horizon.
+
+    ``async with bookings:`` runs the pager that brings calls into the queue.
     """
 
     def __init__(
@@ -52,12 +58,23 @@ class Bookings:
         self._clock = clock
         self._from_number = from_number
         self._misfire_grace_s = settings.misfire_grace_s
+        self._horizon_s = settings.horizon_s
+        self._loaded_until = -math.inf
+        """Every scheduled call due up to this epoch time is on the queue."""
+        self._pager: UnifiedTimedQueue[str] = UnifiedTimedQueue(self._page_in, clock=clock)
         self._rules = BookingRules(
             now=datetime.fromtimestamp(0, UTC),
             default_region=settings.default_region,
             default_timezone=settings.default_timezone or server_timezone(),
             max_days_ahead=settings.max_days_ahead,
         )
+
+    async def __aenter__(self) -> Bookings:
+        await self._pager.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._pager.close()
 
     def rules(self) -> BookingRules:
         """What a request arriving now must keep."""
@@ -74,7 +91,8 @@ class Bookings:
             status=CallStatus.SCHEDULED,
             detail=f"booked for {request.at.isoformat()}",
         )
-        self._queue.put(call.id, call.at.timestamp())
+        if call.at.timestamp() <= self._loaded_until:
+            self._queue.put(call.id, call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
 
@@ -89,31 +107,43 @@ class Bookings:
         self._queue.cancel(call_id)
         return cancelled
 
-    @property
-    def pending(self) -> int:
-        """Calls waiting for their time in this process."""
-        return len(self._queue)
+    async def pending(self) -> int:
+        """Calls booked and waiting for their time (in the queue or beyond its horizon)."""
+        return (await self._store.count_by_status()).get(CallStatus.SCHEDULED, 0)
 
     async def restore(self) -> int:
-        """Queue every call still scheduled in the store, e.g. after a restart.
+        """Take up the schedule from the store, e.g. after a restart; returns the calls queued.
 
         A call that fell due while the service was down still rings if it is at most
         ``misfire_grace_s`` late; later than that, ringing would surprise its callee, so
         it is marked ``missed`` instead.
         """
         now = self._clock.time()
-        restored, missed = 0, []
-        async for call_id, due_at in self._store.scheduled():
-            if now - due_at > self._misfire_grace_s:
-                missed.append((call_id, now - due_at))
-            else:
-                self._queue.put(call_id, due_at)
-                restored += 1
+        missed = [
+            (call_id, now - due_at)
+            async for call_id, due_at in self._store.scheduled(until=now - self._misfire_grace_s)
+        ]
         for call_id, late_s in missed:
             detail = (
                 f"missed: due {late_s:.0f} s before the service was back (misfire_grace_s={self._misfire_grace_s:g})"
             )
             await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.SCHEDULED})
+        restored = await self._load(until=now + self._horizon_s)
         if restored or missed:
             logger.info("restored %d scheduled calls from the store; %d were missed", restored, len(missed))
         return restored
+
+    async def _page_in(self, _: str) -> None:
+        await self._load(until=self._clock.time() + self._horizon_s)
+
+    async def _load(self, until: float) -> int:
+        """Queue the calls due up to ``until`` not queued yet, and plan the next page-in."""
+        after, self._loaded_until = self._loaded_until, until
+        # _loaded_until moves first: a call booked while the query runs is then queued by
+        # book() itself (and perhaps by the query too, which just puts it again).
+        loaded = 0
+        async for call_id, due_at in self._store.scheduled(after=after, until=until):
+            self._queue.put(call_id, due_at)
+            loaded += 1
+        self._pager.put("page-in", until - self._horizon_s / 2)
+        return loaded

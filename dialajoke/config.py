@@ -90,6 +90,7 @@ class SchedulerConfig:
     default_timezone: str = ""
     max_days_ahead: int = 30
     misfire_grace_s: float = 300.0
+    horizon_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -336,6 +337,8 @@ def _scheduler_problems(scheduler: SchedulerConfig) -> typing.Iterator[tuple[str
         yield "scheduler.max_days_ahead", "must be at least 1"
     if scheduler.misfire_grace_s < 0:
         yield "scheduler.misfire_grace_s", "must be 0 or more seconds"
+    if scheduler.horizon_s < 60:
+        yield "scheduler.horizon_s", "must be at least 60 seconds"
     if scheduler.default_region not in phonenumbers.SUPPORTED_REGIONS:
         yield "scheduler.default_region", "must be a two-letter region code such as US, GB or IE"
     if scheduler.default_timezone and not _is_timezone(scheduler.default_timezone):

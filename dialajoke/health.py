@@ -21,7 +21,7 @@ async def info(request: web.Request) -> web.Response:
             "name": "dial-a-joke",
             "version": __version__,
             "uptime_s": round(time.monotonic() - app[keys.STARTED_AT], 3),
-            "pending_calls": app[keys.BOOKINGS].pending,
+            "pending_calls": await app[keys.BOOKINGS].pending(),
             "telnyx": "live" if app[keys.CONFIG].telnyx.is_live else "simulator",
         }
     )

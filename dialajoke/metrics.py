@@ -40,7 +40,9 @@ class Metrics:
             registry=self.registry,
         )
         self.calls = Gauge("dialajoke_calls", "Calls in the database, by status", ["status"], registry=self.registry)
-        self.pending = Gauge("dialajoke_pending_calls", "Calls waiting for their time", registry=self.registry)
+        self.pending = Gauge(
+            "dialajoke_pending_calls", "Calls booked and waiting for their time", registry=self.registry
+        )
 
 
 @web.middleware
@@ -74,7 +76,7 @@ async def serve_metrics(request: web.Request) -> web.Response:
     counts = await app[keys.STORE].count_by_status()
     for status in CallStatus:
         metrics.calls.labels(status.value).set(counts.get(status, 0))
-    metrics.pending.set(app[keys.BOOKINGS].pending)
+    metrics.pending.set(counts.get(CallStatus.SCHEDULED, 0))
     response = web.Response(body=generate_latest(metrics.registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

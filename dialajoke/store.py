@@ -11,6 +11,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
@@ -86,8 +87,8 @@ class CallStore(abc.ABC):
         """Calls with those statuses: soonest due first when ``upcoming``, else newest first."""
 
     @abc.abstractmethod
-    def scheduled(self) -> AsyncIterator[tuple[int, float]]:
-        """(call id, due epoch seconds) of every call still scheduled, soonest first."""
+    def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+        """(call id, due epoch seconds) of calls still scheduled and due in (after, until], soonest first."""
 
     @abc.abstractmethod
     def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
@@ -307,9 +308,10 @@ class SqliteCallStore(CallStore):
             f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?", (*params, limit)
         )
 
-    async def scheduled(self) -> AsyncIterator[tuple[int, float]]:
+    async def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
         async with self._db.execute(
-            "SELECT id, due_at FROM calls WHERE status = ? ORDER BY due_at", (CallStatus.SCHEDULED,)
+            "SELECT id, due_at FROM calls WHERE status = ? AND due_at > ? AND due_at <= ? ORDER BY due_at",
+            (CallStatus.SCHEDULED, after, until),
         ) as cursor:
             async for row in cursor:
                 yield row[0], row[1]
