@@ -23,6 +23,8 @@ from .validation import BookingRules, CallRequest, server_timezone
 
 logger = logging.getLogger(__name__)
 
+PAGE_IN_RETRY_S = 5.0
+
 
 class CallNotFound(Exception):
     def __init__(self, call_id: int) -> None:
@@ -142,8 +144,14 @@ class Bookings:
         # _loaded_until moves first: a call booked while the query runs is then queued by
         # book() itself (and perhaps by the query too, which just puts it again).
         loaded = 0
-        async for call_id, due_at in self._store.scheduled(after=after, until=until):
-            self._queue.put(call_id, due_at)
-            loaded += 1
+        try:
+            async for call_id, due_at in self._store.scheduled(after=after, until=until):
+                self._queue.put(call_id, due_at)
+                loaded += 1
+        except Exception:
+            # Try the same range again soon: a page-in that failed must not stop the pager.
+            self._loaded_until = after
+            self._pager.put("page-in", self._clock.time() + PAGE_IN_RETRY_S)
+            raise
         self._pager.put("page-in", until - self._horizon_s / 2)
         return loaded

@@ -179,6 +179,10 @@ class CallControl:
         call = await self._store.get_call(call_id)
         if call is None or call.status is not CallStatus.DIALING or call.call_control_id is not None:
             return None
+        # Checked again now that the gate has let it through: waiting for a place may
+        # have taken it past the window in which Telnyx recognises the command_id.
+        if not await self._can_dial_again(call_id):
+            return None
         await self._store.add_note(call_id, "dialing again after a restart, with the same command_id")
         return call
 

@@ -55,6 +55,7 @@ class WebhookInbox:
         self._retry_delay_s = retry_delay_s
         self._held: set[str] = set()
         self._spilled = False
+        self._spills = 0
         self._paging = asyncio.Lock()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -105,6 +106,7 @@ class WebhookInbox:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self._spilled = True
+            self._spills += 1
             return
         self._held.add(event.id)
         self._idle.clear()
@@ -112,8 +114,10 @@ class WebhookInbox:
     async def _page_in(self) -> None:
         async with self._paging:
             room = self._queue.maxsize - self._queue.qsize()
+            spills_before = self._spills
             records = await self._store.unprocessed_events(limit=room, exclude=self._held)
-            if len(records) < room:
+            # Everything spilled is read only if nothing spilled while the query ran.
+            if len(records) < room and self._spills == spills_before:
                 self._spilled = False
             for event_id, body in records:
                 try:
@@ -129,13 +133,20 @@ class WebhookInbox:
             finally:
                 self._held.discard(event.id)
                 self._queue.task_done()
-            self._processed += 1
-            if self._processed % FORGET_EVERY == 0:
-                await self._forget_old_events()
-            if self._spilled and self._queue.qsize() <= self._queue.maxsize // 2:
-                await self._page_in()
+            try:
+                await self._after_each_event()
+            except Exception:
+                # The events are safe in the store; a worker must outlive a bad moment.
+                logger.exception("webhook inbox bookkeeping failed; the worker goes on")
             if not self._held and not self._spilled:
                 self._idle.set()
+
+    async def _after_each_event(self) -> None:
+        self._processed += 1
+        if self._processed % FORGET_EVERY == 0:
+            await self._forget_old_events()
+        if self._spilled and self._queue.qsize() <= self._queue.maxsize // 2:
+            await self._page_in()
 
     async def _forget_old_events(self) -> None:
         forgotten = await self._store.forget_events(processed_before=self._clock.time() - EVENT_RETENTION_S)
@@ -153,7 +164,7 @@ class WebhookInbox:
                 if attempt < self._max_attempts:
                     await asyncio.sleep(self._retry_delay_s * 2 ** (attempt - 1))
             else:
-                await self._store.mark_event_processed(event.id, None)
+                await self._mark_processed(event.id, None)
                 return
         logger.error(
             "gave up on %s %s (call_control_id %s, client_state %s) after %d attempts: %s",
@@ -164,4 +175,11 @@ class WebhookInbox:
             self._max_attempts,
             error,
         )
-        await self._store.mark_event_processed(event.id, error)
+        await self._mark_processed(event.id, error)
+
+    async def _mark_processed(self, event_id: str, error: str | None) -> None:
+        try:
+            await self._store.mark_event_processed(event_id, error)
+        except Exception:
+            # Not marked, so it is processed again at the next start: processing is idempotent.
+            logger.exception("could not mark webhook event %s processed", event_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
 import pytest
@@ -159,3 +159,38 @@ async def test_events_processed_a_week_ago_are_forgotten_at_start(store: SqliteC
     await second.close(1)
 
     assert await store.record_event("evt-1", "call.hangup", b"{}") is True
+
+
+class SlowToAnswer(SqliteCallStore):
+    """A store whose list of unprocessed events comes back only when the test says so."""
+
+    answer: asyncio.Event | None = None
+
+    async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
+        rows = await super().unprocessed_events(limit=limit, exclude=exclude)
+        if self.answer is not None:
+            await self.answer.wait()
+        return rows
+
+
+async def test_an_event_spilled_while_the_store_is_read_is_still_processed(database: Path, clock: ManualClock) -> None:
+    store = await SlowToAnswer.open(database, clock)
+    processor = Processor()
+    processor.gate.clear()
+    inbox = WebhookInbox(store, processor, clock, workers=1, queue_size=2)
+    store.answer = asyncio.Event()
+    starting = asyncio.create_task(inbox.start())
+    await asyncio.sleep(0.05)
+    for n in range(4):  # one for the worker, two queued, one spilled while start() reads the store
+        await inbox.accept(*event(n))
+        await asyncio.sleep(0.01)
+
+    store.answer.set()
+    await starting
+    store.answer = None
+    processor.gate.set()
+    await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+    await store.close()
+
+    assert sorted(processor.seen) == [f"evt-{n}" for n in range(4)]

@@ -146,3 +146,27 @@ async def test_stopping_turns_away_calls_waiting_for_a_place_and_keeps_them_sche
     assert (await second.call(waiting["id"]))["status"] == "scheduled"
     assert (await second.run_until_final(busy["id"], advance_s=300))["status"] == "failed"
     assert (await second.run_until_final(waiting["id"]))["status"] == "completed"
+
+
+async def test_an_interrupted_dial_kept_waiting_for_a_place_past_the_window_is_missed(
+    start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
+) -> None:
+    one_at_a_time = quick_telnyx(max_concurrent_calls=1)
+    first = await start_service(service_config(database, telnyx=one_at_a_time))
+    first.simulator.faults.dropped_events.add("call.hangup")
+    stuck = await first.book("+12025550142", in_s=60)
+    interrupted = await first.book("+12025550143", in_s=3600)
+    first.clock.advance(60)
+    await first.settle()
+    await first.stop()
+    store = await SqliteCallStore.open(database, clock)
+    await store.move(interrupted["id"], CallStatus.DIALING, "dialing")
+    await store.close()
+
+    second = await start_service(service_config(database, telnyx=one_at_a_time))
+    await second.run_until_final(stuck["id"], advance_s=300)
+    call = await second.run_until_final(interrupted["id"])
+
+    assert call["status"] == "missed"
+    assert "too long for Telnyx to recognise a repeat" in call["events"][-1]["detail"]
+    assert second.simulator.dialed() == []
