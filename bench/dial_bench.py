@@ -1,0 +1,130 @@
+"""From due time to dial request sent: calls firing at 1,000 a second with 100,000 pending.
+
+The database is filled directly with 100,000 scheduled calls; a run of them falls due
+at 1,000 a second a few seconds after the service starts, the rest later. The service
+runs as a process with its dial limits raised, talking to a stand-in Telnyx in this
+process that notes when each dial request arrives. Lateness is arrival minus due time.
+
+    python -m bench.dial_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import unused_port
+
+from dialajoke.store import SCHEMA
+
+from .common import summary_ms, table, write_results
+
+PROJECT = Path(__file__).resolve().parent.parent
+RATE_PER_S = 1000
+START_DELAY_S = 8.0
+
+
+def fill(database: Path, firing: int, pending: int, first_due: float) -> dict[str, float]:
+    """Schedule ``firing`` calls from ``first_due`` at RATE_PER_S, and the rest a week later."""
+    dues = {uuid.uuid4().hex: first_due + index / RATE_PER_S for index in range(firing)}
+    later = ((uuid.uuid4().hex, first_due + 7 * 24 * 3600 + index) for index in range(pending - firing))
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+        db.executemany(
+            "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, created_at,"
+            " updated_at) VALUES (?, 'outbound', '+12025550142', '+13125550100', ?, 'UTC', 'scheduled', 0, 0)",
+            [*dues.items(), *later],
+        )
+    return dues
+
+
+async def stand_in_telnyx(port: int, arrivals: dict[str, float], expected: int, all_in: asyncio.Event) -> web.AppRunner:
+    async def dial(request: web.Request) -> web.Response:
+        arrived = time.time()
+        body = await request.json()
+        arrivals[body["command_id"].removesuffix(":dial")] = arrived
+        if len(arrivals) >= expected:
+            all_in.set()
+        return web.json_response({"data": {"call_control_id": "v3:" + uuid.uuid4().hex, "is_alive": False}})
+
+    app = web.Application()
+    app.router.add_post("/v2/calls", dial)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def measure(firing: int, pending: int) -> dict[str, Any]:
+    telnyx_port, service_port = unused_port(), unused_port()
+    arrivals: dict[str, float] = {}
+    all_in = asyncio.Event()
+    runner = await stand_in_telnyx(telnyx_port, arrivals, firing, all_in)
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "calls.sqlite3"
+        dues = fill(database, firing, pending, time.time() + START_DELAY_S)
+        env = {
+            **os.environ,
+            "DIALAJOKE_HTTP__PORT": str(service_port),
+            "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
+            "DIALAJOKE_DATABASE__PATH": str(database),
+            "DIALAJOKE_LOG_LEVEL": "ERROR",
+            "DIALAJOKE_TELNYX__API_KEY": "KEYbenchmark",
+            "DIALAJOKE_TELNYX__CONNECTION_ID": "1234567890",
+            "DIALAJOKE_TELNYX__FROM_NUMBER": "+13125550100",
+            "DIALAJOKE_TELNYX__PUBLIC_KEY": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+            "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{telnyx_port}/v2",
+            "DIALAJOKE_TELNYX__MAX_DIALS_PER_SECOND": str(RATE_PER_S * 10),
+            "DIALAJOKE_TELNYX__MAX_CONCURRENT_CALLS": str(firing + 1),
+            "DIALAJOKE_CALLS__STALE_AFTER_S": "86400",
+        }
+        service = await asyncio.create_subprocess_exec(sys.executable, "-m", "dialajoke", cwd=PROJECT, env=env)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_in.wait(), START_DELAY_S + firing / RATE_PER_S + 30)
+        finally:
+            service.terminate()
+            await service.wait()
+    await runner.cleanup()
+    late_s = [arrivals[ref] - due for ref, due in dues.items() if ref in arrivals]
+    return {"firing": firing, "pending": pending, "dialed": len(late_s), **summary_ms(late_s), "late_s": late_s}
+
+
+def report(results: dict[str, Any]) -> str:
+    row = [
+        f"{results['firing']:,} at {RATE_PER_S:,}/s, {results['pending']:,} pending",
+        f"{results['dialed']:,}",
+        results["p50_ms"],
+        results["p99_ms"],
+        results["max_ms"],
+        "p99 <= 5 ms",
+    ]
+    header = ["calls", "dialed", "p50 ms", "p99 ms", "max ms", "target"]
+    return table("Due time to dial request received by Telnyx", header, [row])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 calls firing, 5,000 pending")
+    args = parser.parse_args(argv)
+    firing, pending = (500, 5_000) if args.quick else (10_000, 100_000)
+    results = asyncio.run(measure(firing, pending))
+    print(report(results))
+    results["late_s"] = [round(late, 6) for late in results["late_s"]]
+    path = write_results("dial-quick" if args.quick else "dial", results)
+    print(f"\nraw samples and machine: {path}")
+
+
+if __name__ == "__main__":
+    main()
