@@ -6,11 +6,22 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from dialajoke.models import CallStatus
+from dialajoke.models import Call, CallStatus
 from dialajoke.store import SqliteCallStore
 
 from .clock import ManualClock
 from .service import Service, quick_telnyx, service_config
+
+
+async def interrupt_dial(database: Path, clock: ManualClock, call_id: int) -> Call:
+    """As if the process died after committing 'dialing' and before Telnyx answered."""
+    store = await SqliteCallStore.open(database, clock)
+    try:
+        interrupted = await store.move(call_id, CallStatus.DIALING, "dialing")
+    finally:
+        await store.close()
+    assert interrupted is not None
+    return interrupted
 
 
 async def test_calls_pending_at_a_restart_still_ring_once(
@@ -71,11 +82,7 @@ async def test_a_call_interrupted_while_dialing_is_dialed_again_with_the_same_co
     first = await start_service(service_config(database))
     booked = await first.book("+12025550142", in_s=60)
     await first.stop()
-    # As if the process died after committing 'dialing' and before Telnyx answered.
-    store = await SqliteCallStore.open(database, clock)
-    interrupted = await store.move(booked["id"], CallStatus.DIALING, "dialing")
-    await store.close()
-    assert interrupted is not None
+    interrupted = await interrupt_dial(database, clock, booked["id"])
 
     second = await start_service(service_config(database))
     call = await second.run_until_final(booked["id"])
@@ -115,9 +122,7 @@ async def test_a_call_interrupted_while_dialing_long_ago_is_missed_not_rung(
     first = await start_service(service_config(database))
     booked = await first.book("+12025550142", in_s=60)
     await first.stop()
-    store = await SqliteCallStore.open(database, clock)
-    await store.move(booked["id"], CallStatus.DIALING, "dialing")
-    await store.close()
+    await interrupt_dial(database, clock, booked["id"])
     clock.advance(60 + 301)
 
     second = await start_service(service_config(database))
@@ -159,9 +164,7 @@ async def test_an_interrupted_dial_kept_waiting_for_a_place_past_the_window_is_m
     first.clock.advance(60)
     await first.settle()
     await first.stop()
-    store = await SqliteCallStore.open(database, clock)
-    await store.move(interrupted["id"], CallStatus.DIALING, "dialing")
-    await store.close()
+    await interrupt_dial(database, clock, interrupted["id"])
 
     second = await start_service(service_config(database, telnyx=one_at_a_time))
     await second.run_until_final(stuck["id"], advance_s=300)
