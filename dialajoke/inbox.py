@@ -6,6 +6,11 @@ processes them. When the workers fall behind, the in-memory queue stays bounded:
 that do not fit wait in the store and are paged in as the queue drains. Events left
 unprocessed by a stop are processed at the next start. An event whose processing
 fails is retried a few times, then logged and set aside, never silently dropped.
+
+Marking events processed is the one write nobody waits for: workers hand their marks
+to one marker task, which writes all that have gathered in one go, and go straight on
+to the next event. A mark lost to a crash only means the event is processed again at
+the next start, which processing allows.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ class WebhookInbox:
         self._max_attempts = max_attempts
         self._retry_delay_s = retry_delay_s
         self._held: set[str] = set()
+        """Events accepted and not yet marked processed in the store."""
+        self._unmarked: dict[str, str | None] = {}
+        self._marks_waiting = asyncio.Event()
         self._spilled = False
         self._spills = 0
         self._paging = asyncio.Lock()
@@ -70,6 +78,7 @@ class WebhookInbox:
         """Start the workers and take up events a previous run left unprocessed."""
         await self._forget_old_events()
         self._tasks = [asyncio.create_task(self._work(), name=f"webhook worker {n}") for n in range(self._workers)]
+        self._tasks.append(asyncio.create_task(self._mark_processed_events(), name="webhook marker"))
         self._spilled = True
         await self._page_in()
 
@@ -93,11 +102,15 @@ class WebhookInbox:
         """Give the workers ``grace_s`` to finish; what is left is processed at the next start."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), grace_s)
+        workers, marker = self._tasks[:-1], self._tasks[-1]
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await self._write_marks()
+        marker.cancel()
+        await asyncio.gather(marker, return_exceptions=True)
         if self._held:
             logger.warning("%d webhook events left for the next start", len(self._held))
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _hold(self, event: TelnyxEvent) -> None:
         if event.id in self._held:
@@ -123,21 +136,44 @@ class WebhookInbox:
                 try:
                     self._hold(parse_event(body))
                 except EventError as exc:
-                    await self._store.mark_event_processed(event_id, f"unreadable: {exc.detail}")
+                    await self._store.mark_events_processed({event_id: f"unreadable: {exc.detail}"})
 
     async def _work(self) -> None:
         while True:
             event = await self._queue.get()
             try:
-                await self._process_with_retries(event)
-            finally:
+                error = await self._process_with_retries(event)
+            except BaseException:
                 self._held.discard(event.id)
+                raise
+            finally:
                 self._queue.task_done()
+            self._unmarked[event.id] = error
+            self._marks_waiting.set()
             try:
                 await self._after_each_event()
             except Exception:
                 # The events are safe in the store; a worker must outlive a bad moment.
                 logger.exception("webhook inbox bookkeeping failed; the worker goes on")
+
+    async def _mark_processed_events(self) -> None:
+        while True:
+            await self._marks_waiting.wait()
+            await self._write_marks()
+
+    async def _write_marks(self) -> None:
+        self._marks_waiting.clear()
+        marks, self._unmarked = self._unmarked, {}
+        if not marks:
+            return
+        try:
+            await self._store.mark_events_processed(marks)
+        except Exception:
+            # Not marked, so they are processed again (now if paged in, or at the next
+            # start): processing is idempotent.
+            logger.exception("could not mark %d webhook events processed", len(marks))
+        finally:
+            self._held.difference_update(marks)
             if not self._held and not self._spilled:
                 self._idle.set()
 
@@ -153,7 +189,8 @@ class WebhookInbox:
         if forgotten:
             logger.info("forgot %d webhook events processed more than a week ago", forgotten)
 
-    async def _process_with_retries(self, event: TelnyxEvent) -> None:
+    async def _process_with_retries(self, event: TelnyxEvent) -> str | None:
+        """Process the event, retrying failures; the last error when it was given up on."""
         error = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -164,8 +201,7 @@ class WebhookInbox:
                 if attempt < self._max_attempts:
                     await asyncio.sleep(self._retry_delay_s * 2 ** (attempt - 1))
             else:
-                await self._mark_processed(event.id, None)
-                return
+                return None
         logger.error(
             "gave up on %s %s (call_control_id %s, client_state %s) after %d attempts: %s",
             event.event_type,
@@ -175,11 +211,4 @@ class WebhookInbox:
             self._max_attempts,
             error,
         )
-        await self._mark_processed(event.id, error)
-
-    async def _mark_processed(self, event_id: str, error: str | None) -> None:
-        try:
-            await self._store.mark_event_processed(event_id, error)
-        except Exception:
-            # Not marked, so it is processed again at the next start: processing is idempotent.
-            logger.exception("could not mark webhook event %s processed", event_id)
+        return error

@@ -8,21 +8,19 @@ same :class:`CallStore` contract.
 from __future__ import annotations
 
 import abc
-import asyncio
-import contextlib
 import logging
 import math
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from .clock import Clock
 from .models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
+from .sqlite_thread import SqliteThread
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +101,8 @@ class CallStore(abc.ABC):
         """Record a webhook event, durably, to be processed; False when its id was seen before."""
 
     @abc.abstractmethod
-    async def mark_event_processed(self, event_id: str, error: str | None) -> None:
-        """The event has been acted on (or given up on, with ``error``)."""
+    async def mark_events_processed(self, outcomes: Mapping[str, str | None]) -> None:
+        """These events (id -> error, or None) have been acted on, or given up on with the error."""
 
     @abc.abstractmethod
     async def forget_events(self, processed_before: float) -> int:
@@ -164,41 +162,39 @@ _CALL_COLUMNS = (
 class SqliteCallStore(CallStore):
     """SQLite in WAL mode with full sync: a write has reached the disk when its method returns.
 
-    One connection serves the process; multi-statement writes hold a lock so that two
-    coroutines never interleave inside one transaction.
+    Two connections, each on its own :class:`SqliteThread`: the writer runs every write
+    waiting at one moment in one transaction (group commit: one fsync for a burst of
+    bookings or webhooks), the reader serves every read waiting at one moment from one
+    snapshot. WAL lets both work at once. Each method hands over one function that does
+    all of its SQL, so a method costs one trip to a thread, however many statements it runs.
     """
 
-    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, writer: SqliteThread, reader: SqliteThread, clock: Clock) -> None:
+        self._writer = writer
+        self._reader = reader
         self._clock = clock
-        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock) -> SqliteCallStore:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
-        db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.executescript(SCHEMA)
-        await db.commit()
-        return cls(db, clock)
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await SqliteThread.open(path, group_commit=True, setup=_set_up_writer, name="sqlite writer")
+        try:
+            reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader, clock)
 
     async def close(self) -> None:
-        await self._db.close()
+        await self._writer.close()
+        await self._reader.close()
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """One write transaction at a time: committed when the block ends, rolled back if it raises."""
-        async with self._write_lock:
-            try:
-                yield
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+    @property
+    def commits(self) -> int:
+        """Write transactions committed so far (each may hold many writes)."""
+        return self._writer.transactions
 
     async def add_call(
         self,
@@ -214,16 +210,20 @@ class SqliteCallStore(CallStore):
     ) -> Call:
         now = self._clock.time()
         ref = uuid.uuid4().hex
-        async with self._transaction():
-            cursor = await self._db.execute(
+        due_at = at.timestamp()
+
+        def insert(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
                 "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, call_control_id,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ref, direction, to, from_, at.timestamp(), timezone, status, call_control_id, now, now),
+                (ref, direction, to, from_, due_at, timezone, status, call_control_id, now, now),
             )
-            call_id = cursor.lastrowid
-            assert call_id is not None
-            await self._insert_event(call_id, now, status, detail)
-        # Built from what was written rather than read back: a booking costs one round trip less.
+            assert cursor.lastrowid is not None
+            _insert_event(db, cursor.lastrowid, now, status, detail)
+            return cursor.lastrowid
+
+        call_id = await self._writer.run(insert)
+        # Built from what was written rather than read back: nothing else can have changed it yet.
         created = epoch_to_datetime(now)
         return Call(
             id=call_id,
@@ -231,7 +231,7 @@ class SqliteCallStore(CallStore):
             direction=direction,
             to=to,
             from_=from_,
-            at=epoch_to_datetime(at.timestamp()),
+            at=epoch_to_datetime(due_at),
             timezone=timezone,
             status=status,
             call_control_id=call_control_id,
@@ -241,16 +241,18 @@ class SqliteCallStore(CallStore):
         )
 
     async def get_call(self, call_id: int) -> Call | None:
-        calls = await self._select(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = ?", (call_id,))
-        return calls[0] if calls else None
+        return await self._reader.run(lambda db: _call_by(db, "id", call_id))
 
     async def find_call(self, *, ref: str | None = None, call_control_id: str | None = None) -> Call | None:
-        for column, value in (("ref", ref), ("call_control_id", call_control_id)):
-            if value:
-                calls = await self._select(f"SELECT {_CALL_COLUMNS} FROM calls WHERE {column} = ?", (value,))
-                if calls:
-                    return calls[0]
-        return None
+        def find(db: sqlite3.Connection) -> Call | None:
+            for column, value in (("ref", ref), ("call_control_id", call_control_id)):
+                if value:
+                    call = _call_by(db, column, value)
+                    if call is not None:
+                        return call
+            return None
+
+        return await self._reader.run(find)
 
     async def move(
         self,
@@ -264,35 +266,39 @@ class SqliteCallStore(CallStore):
     ) -> Call | None:
         allowed = sorted(CallStatus.before(new).intersection(only_from or CallStatus))
         now = self._clock.time()
-        async with self._transaction():
-            cursor = await self._db.execute(
-                "UPDATE calls SET status = ?, updated_at = ?, joke = COALESCE(?, joke),"
-                " hangup_cause = COALESCE(?, hangup_cause)"
-                f" WHERE id = ? AND status IN ({', '.join('?' * len(allowed))})",
-                (new, now, joke, hangup_cause, call_id, *allowed),
-            )
-            moved = cursor.rowcount == 1
-            if moved:
-                await self._insert_event(call_id, now, new, detail)
-        if not moved:
-            return None
-        logger.info("call %s is %s: %s", call_id, new, detail)
-        return await self.get_call(call_id)
+        sql = (
+            "UPDATE calls SET status = ?, updated_at = ?, joke = COALESCE(?, joke),"
+            " hangup_cause = COALESCE(?, hangup_cause)"
+            f" WHERE id = ? AND status IN ({', '.join('?' * len(allowed))})"
+        )
+
+        def update(db: sqlite3.Connection) -> Call | None:
+            if db.execute(sql, (new, now, joke, hangup_cause, call_id, *allowed)).rowcount != 1:
+                return None
+            _insert_event(db, call_id, now, new, detail)
+            return _call_by(db, "id", call_id)
+
+        moved = await self._writer.run(update)
+        if moved is not None:
+            logger.info("call %s is %s: %s", call_id, new, detail)
+        return moved
 
     async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
-        async with self._transaction():
-            await self._db.execute(
+        await self._writer.run(
+            lambda db: db.execute(
                 "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL",
                 (call_control_id, call_id),
             )
+        )
 
     async def add_note(self, call_id: int, detail: str) -> None:
         now = self._clock.time()
-        async with self._transaction():
-            await self._db.execute(
+        await self._writer.run(
+            lambda db: db.execute(
                 "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?",
                 (now, detail, call_id),
             )
+        )
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
@@ -304,85 +310,120 @@ class SqliteCallStore(CallStore):
             where = f" WHERE status IN ({', '.join('?' * len(wanted))})"
             params = [str(status) for status in wanted]
         order = "due_at ASC, id ASC" if upcoming else "due_at DESC, id DESC"
-        return await self._select(
-            f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?", (*params, limit)
-        )
+        sql = f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?"
+        return await self._reader.run(lambda db: _calls(db, sql, (*params, limit)))
 
     async def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
-        async with self._db.execute(
-            "SELECT id, due_at FROM calls WHERE status = ? AND due_at > ? AND due_at <= ? ORDER BY due_at",
-            (CallStatus.SCHEDULED, after, until),
-        ) as cursor:
-            async for row in cursor:
-                yield row[0], row[1]
+        # Page by page, each page a whole query: no statement stays open between pages,
+        # so the reader never holds an old snapshot while other reads wait behind it.
+        sql = (
+            "SELECT id, due_at FROM calls WHERE status = ? AND (due_at, id) > (?, ?) AND due_at <= ?"
+            " ORDER BY due_at, id LIMIT ?"
+        )
+        last_due: float = after
+        last_id: float = math.inf
+        while True:
+            params = (CallStatus.SCHEDULED, last_due, last_id, until, SCHEDULED_PAGE)
+            page = await self._reader.run(partial(_fetch_all, sql=sql, params=params))
+            for call_id, due_at in page:
+                yield call_id, due_at
+            if len(page) < SCHEDULED_PAGE:
+                return
+            last_id, last_due = page[-1]
 
     async def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
         statuses = [status.value for status in IN_PROGRESS]
         placeholders = ", ".join("?" * len(statuses))
         sql = f"SELECT id, status, direction, call_control_id FROM calls WHERE status IN ({placeholders})"
-        async with self._db.execute(sql, statuses) as cursor:
-            async for row in cursor:
-                yield row[0], CallStatus(row[1]), Direction(row[2]), row[3]
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=statuses))
+        for call_id, status, direction, call_control_id in rows:
+            yield call_id, CallStatus(status), Direction(direction), call_control_id
 
     async def count_by_status(self) -> dict[CallStatus, int]:
-        rows = await self._db.execute_fetchall("SELECT status, COUNT(*) FROM calls GROUP BY status")
-        return {CallStatus(row[0]): row[1] for row in rows}
+        rows = await self._reader.run(partial(_fetch_all, sql="SELECT status, COUNT(*) FROM calls GROUP BY status"))
+        return {CallStatus(status): count for status, count in rows}
 
     async def record_event(self, event_id: str, event_type: str, body: bytes) -> bool:
-        async with self._transaction():
-            cursor = await self._db.execute(
-                "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at, body) VALUES (?, ?, ?, ?)",
-                (event_id, event_type, self._clock.time(), body),
-            )
-        return cursor.rowcount == 1
+        received_at = self._clock.time()
+        sql = "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at, body) VALUES (?, ?, ?, ?)"
+        return await self._writer.run(
+            lambda db: db.execute(sql, (event_id, event_type, received_at, body)).rowcount == 1
+        )
 
-    async def mark_event_processed(self, event_id: str, error: str | None) -> None:
-        async with self._transaction():
-            await self._db.execute(
-                "UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?",
-                (self._clock.time(), error, event_id),
-            )
+    async def mark_events_processed(self, outcomes: Mapping[str, str | None]) -> None:
+        processed_at = self._clock.time()
+        rows = [(processed_at, error, event_id) for event_id, error in outcomes.items()]
+        await self._writer.run(
+            lambda db: db.executemany("UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?", rows)
+        )
 
     async def forget_events(self, processed_before: float) -> int:
-        async with self._transaction():
-            cursor = await self._db.execute(
-                "DELETE FROM webhook_events WHERE processed_at IS NOT NULL AND processed_at < ?", (processed_before,)
-            )
-        return cursor.rowcount
+        def delete(db: sqlite3.Connection) -> int:
+            sql = "DELETE FROM webhook_events WHERE processed_at IS NOT NULL AND processed_at < ?"
+            return db.execute(sql, (processed_before,)).rowcount
+
+        return await self._writer.run(delete)
 
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
-        rows = await self._db.execute_fetchall(
-            "SELECT event_id, body FROM webhook_events WHERE processed_at IS NULL ORDER BY received_at LIMIT ?",
-            (limit + len(exclude),),
-        )
-        return [(row[0], bytes(row[1])) for row in rows if row[0] not in exclude][:limit]
+        sql = "SELECT event_id, body FROM webhook_events WHERE processed_at IS NULL ORDER BY received_at LIMIT ?"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(limit + len(exclude),)))
+        return [(event_id, bytes(body)) for event_id, body in rows if event_id not in exclude][:limit]
 
     async def ping(self) -> None:
-        await self._db.execute("SELECT 1")
+        await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
 
-    async def _insert_event(self, call_id: int, at: float, status: CallStatus, detail: str) -> None:
-        await self._db.execute(
-            "INSERT INTO call_events (call_id, at, status, detail) VALUES (?, ?, ?, ?)", (call_id, at, status, detail)
-        )
 
-    async def _select(self, sql: str, params: Sequence[Any]) -> list[Call]:
-        rows = await self._db.execute_fetchall(sql, params)
-        if not rows:
-            return []
-        timelines = await self._timelines([row["id"] for row in rows])
-        return [_call_from_row(row, timelines.get(row["id"], ())) for row in rows]
+SCHEDULED_PAGE = 1000
+"""Calls read per query by :meth:`SqliteCallStore.scheduled`."""
 
-    async def _timelines(self, call_ids: list[int]) -> dict[int, tuple[TimelineEntry, ...]]:
-        rows = await self._db.execute_fetchall(
-            f"SELECT call_id, at, status, detail FROM call_events WHERE call_id IN ({', '.join('?' * len(call_ids))})"
-            " ORDER BY id",
-            call_ids,
-        )
-        timelines: dict[int, list[TimelineEntry]] = {}
-        for row in rows:
-            entry = TimelineEntry(epoch_to_datetime(row["at"]), CallStatus(row["status"]), row["detail"])
-            timelines.setdefault(row["call_id"], []).append(entry)
-        return {call_id: tuple(entries) for call_id, entries in timelines.items()}
+
+def _set_up_writer(db: sqlite3.Connection) -> None:
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.executescript(SCHEMA)
+
+
+def _set_up_reader(db: sqlite3.Connection) -> None:
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA query_only=ON")
+
+
+def _fetch_all(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    return db.execute(sql, params).fetchall()
+
+
+def _insert_event(db: sqlite3.Connection, call_id: int, at: float, status: CallStatus, detail: str) -> None:
+    db.execute(
+        "INSERT INTO call_events (call_id, at, status, detail) VALUES (?, ?, ?, ?)", (call_id, at, status, detail)
+    )
+
+
+def _call_by(db: sqlite3.Connection, column: str, value: object) -> Call | None:
+    calls = _calls(db, f"SELECT {_CALL_COLUMNS} FROM calls WHERE {column} = ?", (value,))
+    return calls[0] if calls else None
+
+
+def _calls(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Call]:
+    """The calls a query selects (``_CALL_COLUMNS``), each with its timeline."""
+    rows = db.execute(sql, params).fetchall()
+    if not rows:
+        return []
+    timelines = _timelines(db, [row["id"] for row in rows])
+    return [_call_from_row(row, timelines.get(row["id"], ())) for row in rows]
+
+
+def _timelines(db: sqlite3.Connection, call_ids: list[int]) -> dict[int, tuple[TimelineEntry, ...]]:
+    rows = db.execute(
+        f"SELECT call_id, at, status, detail FROM call_events WHERE call_id IN ({', '.join('?' * len(call_ids))})"
+        " ORDER BY id",
+        call_ids,
+    ).fetchall()
+    timelines: dict[int, list[TimelineEntry]] = {}
+    for call_id, at, status, detail in rows:
+        timelines.setdefault(call_id, []).append(TimelineEntry(epoch_to_datetime(at), CallStatus(status), detail))
+    return {call_id: tuple(entries) for call_id, entries in timelines.items()}
 
 
 def _call_from_row(row: sqlite3.Row, events: tuple[TimelineEntry, ...]) -> Call:

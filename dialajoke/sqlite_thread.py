@@ -1,0 +1,229 @@
+"""SqliteThread: one SQLite connection on its own thread, fed in batches from the event loop.
+
+SQLite calls block, so they cannot run on the event loop. Handing each statement to a
+thread and back (what aiosqlite does) costs a wake-up of the loop per statement, and
+with ``synchronous=FULL`` every write transaction costs an fsync: under a burst of
+webhooks or bookings those, not SQLite's own work, set the pace.
+
+So callers hand over whole units of work (a function of the connection), and the thread
+takes every unit waiting at that moment and runs them in one go:
+
+- with ``group_commit`` (the writer), in one transaction: one COMMIT, so one fsync, for
+  the batch (when a unit raises, the batch is undone and each unit run again in a
+  transaction of its own, so that only the failing one fails);
+- without (a reader), in one read transaction, so every unit sees a committed state at
+  least as new as any write that had been answered before it was handed over.
+
+The results go back to the loop in a single call. A unit's future resolves only once
+its batch has committed, so a caller that has its answer has its data on disk; a caller
+cancelled while waiting does not undo its write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future as ThreadFuture
+from pathlib import Path
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+Unit = tuple[Work, "asyncio.Future[Any]"]
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+MAX_BATCH = 500
+"""Units in one transaction: bounds how long the first of a large batch waits for its commit."""
+BUSY_TIMEOUT_S = 5.0
+"""How long to wait for another process's write lock before a write fails."""
+
+_STOP = object()
+
+
+class SqliteThreadClosed(RuntimeError):
+    """Work handed over after close(), or after the thread could no longer run it."""
+
+
+class SqliteThread:
+    """Run functions of one connection on a dedicated thread, in batches.
+
+    Open it with :meth:`open` from the event loop that will await the results.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        group_commit: bool,
+        setup: Callable[[sqlite3.Connection], None],
+        name: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._path = path
+        self._group_commit = group_commit
+        self._setup = setup
+        self._loop = loop
+        self._gathering: list[Unit] = []
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._transactions = 0
+        self._connected: ThreadFuture[None] = ThreadFuture()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        group_commit: bool,
+        setup: Callable[[sqlite3.Connection], None],
+        name: str = "sqlite",
+    ) -> SqliteThread:
+        """Start the thread and connect; raises what connecting or ``setup`` raised."""
+        worker = cls(path, group_commit=group_commit, setup=setup, name=name, loop=asyncio.get_running_loop())
+        worker._thread.start()
+        await asyncio.wrap_future(worker._connected)
+        return worker
+
+    @property
+    def transactions(self) -> int:
+        """Batches run so far: with group commit, the number of commits."""
+        return self._transactions
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the thread's connection with whatever else is waiting; return what it returns.
+
+        ``work`` runs on another thread, and a write may run twice (see above): it may use
+        only the connection and what it was given, and do nothing but SQL.
+        """
+        if self._closed:
+            raise SqliteThreadClosed("the database is closed")
+        future: asyncio.Future[T] = self._loop.create_future()
+        if not self._gathering:
+            self._loop.call_soon(self._hand_over)
+        self._gathering.append((work, future))
+        return await future
+
+    def _hand_over(self) -> None:
+        """Pass the thread everything handed in during this turn of the event loop, at once.
+
+        Waking the thread for each unit would let it start a transaction per unit (the
+        kernel runs a woken thread promptly): no grouping, and a context switch each.
+        """
+        units, self._gathering = self._gathering, []
+        if units:
+            self._inbox.put(units)
+
+    async def close(self) -> None:
+        """Finish the work already handed over, then close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._hand_over()
+        self._inbox.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _serve(self) -> None:
+        try:
+            connection = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except BaseException as exc:
+            self._closed = True
+            self._connected.set_exception(exc)
+            return
+        try:
+            self._setup(connection)
+        except BaseException as exc:
+            connection.close()
+            self._closed = True
+            self._connected.set_exception(exc)
+            return
+        self._connected.set_result(None)
+        try:
+            self._serve_batches(connection)
+        finally:
+            connection.close()
+
+    def _serve_batches(self, connection: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            batch, stopping = self._next_batch()
+            if batch:
+                self._answer(self._run_batch(connection, batch))
+
+    def _next_batch(self) -> tuple[list[Unit], bool]:
+        """Wait for work, then take whatever else is already waiting (up to about MAX_BATCH)."""
+        batch: list[Unit] = []
+        handed_over = self._inbox.get()
+        while True:
+            if handed_over is _STOP:
+                return batch, True
+            batch.extend(handed_over)
+            if len(batch) >= MAX_BATCH:
+                return batch, False
+            try:
+                handed_over = self._inbox.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+    def _run_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        """The batch in one transaction; when a write fails, each write again in its own.
+
+        Failures are rare (a full disk, a bug), so writes are not wrapped in savepoints,
+        which would cost statements on every write: instead a failed batch is undone
+        and replayed one write at a time, so that only the failing write fails.
+        """
+        try:
+            return self._transaction(connection, batch)
+        except Exception as exc:
+            _roll_back(connection)
+            if len(batch) == 1:
+                return [(batch[0][1], None, exc)]
+        return [outcome for unit in batch for outcome in self._run_batch(connection, [unit])]
+
+    def _transaction(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        connection.execute("BEGIN IMMEDIATE" if self._group_commit else "BEGIN")
+        if self._group_commit:
+            outcomes: list[Outcome] = [(future, work(connection), None) for work, future in batch]
+        else:
+            outcomes = [_read(connection, work, future) for work, future in batch]
+        connection.execute("COMMIT")
+        self._transactions += 1
+        return outcomes
+
+    def _answer(self, outcomes: list[Outcome]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(_settle, outcomes)
+        except RuntimeError:
+            logger.warning("the event loop closed before %d database results could be delivered", len(outcomes))
+
+
+def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any]) -> Outcome:
+    """Run one read: a read that fails changes nothing, so it fails alone."""
+    try:
+        return future, work(connection), None
+    except Exception as exc:
+        return future, None, exc
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            logger.exception("rolling back a failed batch failed")
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)

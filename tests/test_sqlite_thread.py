@@ -1,0 +1,133 @@
+"""SqliteThread: writes grouped into one commit, each durable before its answer, failures kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from dialajoke.sqlite_thread import SqliteThread, SqliteThreadClosed
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS pins (
+    note_id INTEGER REFERENCES notes (id) DEFERRABLE INITIALLY DEFERRED
+);
+"""
+
+
+def set_up(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.executescript(SCHEMA)
+
+
+@pytest.fixture
+async def writer(database: Path) -> AsyncIterator[SqliteThread]:
+    thread = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer")
+    yield thread
+    await thread.close()
+
+
+def add(text: str) -> Callable[[sqlite3.Connection], int]:
+    def insert(db: sqlite3.Connection) -> int:
+        row_id = db.execute("INSERT INTO notes (text) VALUES (?)", (text,)).lastrowid
+        assert row_id is not None
+        return row_id
+
+    return insert
+
+
+def on_disk(database: Path) -> list[str]:
+    """What another process would find: a fresh connection, no shared cache."""
+    with sqlite3.connect(database) as db:
+        return [row[0] for row in db.execute("SELECT text FROM notes ORDER BY id")]
+
+
+async def test_writes_handed_over_together_share_one_commit(writer: SqliteThread, database: Path) -> None:
+    before = writer.transactions
+
+    ids = await asyncio.gather(*(writer.run(add(f"note {n}")) for n in range(50)))
+
+    assert writer.transactions - before == 1
+    assert sorted(ids) == list(range(1, 51))
+    assert on_disk(database) == [f"note {n}" for n in range(50)]
+
+
+async def test_a_write_is_on_disk_when_its_answer_arrives(writer: SqliteThread, database: Path) -> None:
+    await writer.run(add("durable"))
+
+    assert on_disk(database) == ["durable"]
+
+
+async def test_a_failing_write_fails_alone_and_leaves_nothing_behind(writer: SqliteThread, database: Path) -> None:
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO notes (text) VALUES ('half')")
+        raise ValueError("changed my mind")
+
+    results = await asyncio.gather(
+        writer.run(add("before")), writer.run(half_then_fail), writer.run(add("after")), return_exceptions=True
+    )
+
+    assert isinstance(results[1], ValueError)
+    assert results[0] == 1
+    assert isinstance(results[2], int)
+    assert on_disk(database) == ["before", "after"]
+
+
+async def test_a_write_refused_at_commit_fails_alone(writer: SqliteThread, database: Path) -> None:
+    """A deferred foreign key is checked only at COMMIT: the whole batch fails there, then is replayed."""
+    dangling = writer.run(lambda db: db.execute("INSERT INTO pins (note_id) VALUES (999)"))
+
+    results = await asyncio.gather(writer.run(add("kept")), dangling, return_exceptions=True)
+
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert on_disk(database) == ["kept"]
+
+
+async def test_a_reader_sees_every_write_answered_before_it_asked(writer: SqliteThread, database: Path) -> None:
+    reader = await SqliteThread.open(database, group_commit=False, setup=lambda db: None, name="test reader")
+    try:
+        for n in range(20):
+            await writer.run(add(f"note {n}"))
+            count = await reader.run(lambda db: db.execute("SELECT COUNT(*) FROM notes").fetchone()[0])
+            assert count == n + 1
+    finally:
+        await reader.close()
+
+
+async def test_a_failing_read_fails_alone(database: Path, writer: SqliteThread) -> None:
+    reader = await SqliteThread.open(database, group_commit=False, setup=lambda db: None, name="test reader")
+    try:
+        results = await asyncio.gather(
+            reader.run(lambda db: db.execute("SELECT nonsense FROM nowhere").fetchall()),
+            reader.run(lambda db: db.execute("SELECT 42").fetchone()[0]),
+            return_exceptions=True,
+        )
+    finally:
+        await reader.close()
+
+    assert isinstance(results[0], sqlite3.OperationalError)
+    assert results[1] == 42
+
+
+async def test_close_finishes_what_was_handed_over_then_refuses_more(database: Path) -> None:
+    writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer")
+    pending = [asyncio.ensure_future(writer.run(add(f"note {n}"))) for n in range(5)]
+    await asyncio.sleep(0)
+
+    await writer.close()
+
+    assert [task.result() for task in pending] == [1, 2, 3, 4, 5]
+    with pytest.raises(SqliteThreadClosed):
+        await writer.run(add("too late"))
+    assert len(on_disk(database)) == 5
+
+
+async def test_a_database_that_cannot_be_opened_says_why(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError):
+        await SqliteThread.open(tmp_path, group_commit=True, setup=set_up, name="test writer")
