@@ -95,7 +95,7 @@ class SchedulerConfig:
 
 @dataclass(frozen=True)
 class WebhooksConfig:
-    workers: int = 4
+    workers: int = 32
     queue_size: int = 1000
     max_attempts: int = 5
     retry_delay_s: float = 0.5
