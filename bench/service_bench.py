@@ -110,6 +110,7 @@ def booking_requests(count: int) -> list[str]:
     while len(numbers) < count:
         region = rng.choice(BOOKING_REGIONS)
         example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        assert example is not None
         digits = str(example.national_number)
         candidate = f"+{example.country_code}{digits[:-4]}{rng.randrange(10_000):04d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):

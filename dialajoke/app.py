@@ -185,7 +185,7 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
 async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     call_control = app[keys.CALL_CONTROL]
-    async with UnifiedTimedQueue(call_control.dial, clock=app[keys.CLOCK]) as queue:
+    async with UnifiedTimedQueue(call_control.due, clock=app[keys.CLOCK]) as queue:
         app[keys.QUEUE] = queue
         bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
         async with bookings:
@@ -196,5 +196,5 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
         # Calls waiting for a place are turned away (they stay scheduled); dials in flight
         # get the grace period, then are cancelled (a call left 'dialing' is re-dialed).
-        app[keys.DIAL_GATE].close()
-        await queue.close(config.http.shutdown_grace_s)
+        await queue.close()
+        await call_control.stop_dialing(config.http.shutdown_grace_s)

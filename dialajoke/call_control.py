@@ -8,10 +8,13 @@ that the call has gone past, changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
+from .background import BackgroundTasks
 from .clock import Clock
 from .config import TelnyxConfig
 from .dialer import DialGate, GateClosed
@@ -77,6 +80,8 @@ class CallControl:
         self._gate = gate
         self._stale_after_s = stale_after_s
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
+        self._dials = BackgroundTasks()
+        self._stopping = False
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
             "call.answered": self._on_answered,
@@ -89,6 +94,7 @@ class CallControl:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop_dialing(grace_s=0)
         await self._watchdog.close()
 
     @property
@@ -132,13 +138,41 @@ class CallControl:
         await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.DIALING})
         return False
 
-    async def dial(self, call_id: int) -> None:
-        """Place a due call once the gate admits it; a call cancelled meanwhile is left alone."""
+    def due(self, call_id: int) -> None:
+        """A scheduled call's time has come: it joins the dial gate's line.
+
+        The timed queue calls this in its timer task for each due call, so it only takes
+        a ticket; a task is started for the call once the gate lets it through.
+        """
         try:
-            await self._gate.admit(call_id)
+            turn = self._gate.ticket(call_id)
         except GateClosed:
             logger.info("call %s not dialed: the service is stopping; it stays scheduled", call_id)
             return
+        turn.add_done_callback(functools.partial(self._admitted, call_id))
+
+    def _admitted(self, call_id: int, turn: asyncio.Future[None]) -> None:
+        if turn.cancelled() or turn.exception() is not None:
+            return  # turned away at shutdown (counted by stop_dialing): it stays scheduled
+        if self._stopping:
+            self._gate.release(call_id)  # admitted just before the stop: it stays scheduled
+            return
+        self._dials.spawn(self._dial(call_id), name=f"dial call {call_id}")
+
+    async def stop_dialing(self, grace_s: float) -> None:
+        """Dial no more; dials in flight get ``grace_s``, then are cancelled.
+
+        Calls still waiting for the gate stay scheduled, and a call left ``dialing`` is
+        dialed again at the next start (see :meth:`recover`).
+        """
+        self._stopping = True
+        waiting = self._gate.close()
+        if waiting:
+            logger.info("%d due calls were waiting for the dial gate; they stay scheduled", waiting)
+        await self._dials.close(grace_s)
+
+    async def _dial(self, call_id: int) -> None:
+        """Place a call the gate has admitted; a call cancelled meanwhile is left alone."""
         try:
             call = await self._start_dialing(call_id)
         except BaseException:

@@ -47,35 +47,50 @@ class DialGate:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def ticket(self, call_id: int) -> asyncio.Future[None]:
+        """Join the line without waiting: the future completes when the call's turn comes.
+
+        From then on the call holds a place until released. A call waiting in line costs
+        a future, not a task, so a burst of due calls waits cheaply. Cancel the future to
+        leave the line.
+
+        :raises GateClosed: when the service is stopping; the future fails with it when
+            the service stops while the call waits.
+        """
+        if self._closed:
+            raise GateClosed()
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((call_id, turn))
+        self._dispatch()
+        return turn
+
     async def admit(self, call_id: int) -> None:
         """Wait for this call's turn; once admitted it holds a place until released.
 
         :raises GateClosed: when the service stops first.
         """
-        if self._closed:
-            raise GateClosed()
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (call_id, turn)
-        self._waiting.append(entry)
-        self._dispatch()
+        turn = self.ticket(call_id)
         try:
             await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self.release(call_id)
-            elif entry in self._waiting:
-                self._waiting.remove(entry)
+            elif (call_id, turn) in self._waiting:
+                self._waiting.remove((call_id, turn))
             raise
 
-    def close(self) -> None:
-        """Turn away every call still waiting; nothing is dialed from now on."""
+    def close(self) -> int:
+        """Turn away every call still waiting; nothing is dialed from now on. Returns how many waited."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
+        turned_away = 0
         while self._waiting:
             _, turn = self._waiting.popleft()
             if not turn.done():
                 turn.set_exception(GateClosed())
+                turned_away += 1
+        return turned_away
 
     def occupy(self, call_id: int) -> None:
         """Count a call already in progress (found at start-up) against the cap."""

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dialajoke.dialer import DialGate
+from dialajoke.dialer import DialGate, GateClosed
 
 
 async def admitted_in_order(gate: DialGate, call_ids: list[int]) -> list[int]:
@@ -87,3 +87,28 @@ async def test_slow_down_pauses_everyone_for_as_long_as_asked() -> None:
     await asyncio.wait_for(gate.admit(1), 2)
 
     assert loop.time() - started >= 0.19
+
+
+async def test_tickets_wait_in_line_without_a_task_and_a_cancelled_one_is_skipped() -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1)
+    first, second, third = (gate.ticket(call_id) for call_id in (1, 2, 3))
+    assert (first.done(), second.done(), third.done()) == (True, False, False)
+
+    second.cancel()
+    gate.release(1)
+
+    assert third.done()
+    assert (gate.active, gate.waiting) == (1, 0)
+
+
+async def test_closing_turns_away_the_calls_in_line_and_refuses_new_ones() -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1)
+    admitted, waiting = gate.ticket(1), gate.ticket(2)
+
+    assert gate.close() == 1
+
+    assert admitted.result() is None
+    with pytest.raises(GateClosed):
+        waiting.result()
+    with pytest.raises(GateClosed):
+        gate.ticket(3)

@@ -336,3 +336,44 @@ async def test_cancelling_the_last_pending_item_disarms_the_alarm(clock: ManualC
 
         assert queue.cancel("only")
         await until(lambda: clock.armed == 0)
+
+
+async def test_a_plain_handler_gets_a_burst_in_order_without_a_task_each(clock: ManualClock) -> None:
+    handled: list[int] = []
+    tasks_before = len(asyncio.all_tasks())
+    tasks_seen: list[int] = []
+
+    def handler(item: int) -> None:
+        handled.append(item)
+        tasks_seen.append(len(asyncio.all_tasks()))
+
+    async with UnifiedTimedQueue(handler, clock=clock) as queue:
+        for item in reversed(range(1000)):
+            queue.put(item, START + 10)
+        clock.advance(10)
+        await until(lambda: len(handled) == 1000)
+
+    assert handled == list(range(1000))
+    assert max(tasks_seen) == tasks_before + 1  # only the timer task itself
+
+
+async def test_a_plain_handler_that_raises_is_logged_and_the_queue_goes_on(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    handled: list[str] = []
+
+    def handler(item: str) -> None:
+        if item == "bad":
+            raise RuntimeError("the joke fell flat")
+        handled.append(item)
+
+    caplog.set_level(logging.ERROR, logger="dialajoke.scheduler")
+    async with UnifiedTimedQueue(handler, clock=clock) as queue:
+        queue.put("bad", START + 10)
+        queue.put("same-time", START + 10)
+        clock.advance(10)
+        await until(lambda: handled == ["same-time"])
+
+    [record] = [r for r in caplog.records if r.name == "dialajoke.scheduler"]
+    assert "'bad'" in record.getMessage()
+    assert record.exc_info is not None
