@@ -62,6 +62,7 @@ class WebhookInbox:
         """Events accepted and not yet marked processed in the store."""
         self._unmarked: dict[str, str | None] = {}
         self._marks_waiting = asyncio.Event()
+        self._marked_during_page_in: set[str] | None = None
         self._spilled = False
         self._spills = 0
         self._paging = asyncio.Lock()
@@ -126,17 +127,36 @@ class WebhookInbox:
 
     async def _page_in(self) -> None:
         async with self._paging:
-            room = self._queue.maxsize - self._queue.qsize()
-            spills_before = self._spills
+            while await self._page_in_once():
+                pass
+            self._set_idle_if_done()
+
+    async def _page_in_once(self) -> bool:
+        """Queue spilled events from the store; True when it should read again at once.
+
+        That is when every event read had been processed and marked while the store was
+        being read (the read's snapshot can predate those marks): nothing was queued, so
+        no worker would come back for the rest.
+        """
+        room = self._queue.maxsize - self._queue.qsize()
+        if room <= 0:
+            return False
+        spills_before = self._spills
+        self._marked_during_page_in = set()
+        try:
             records = await self._store.unprocessed_events(limit=room, exclude=self._held)
-            # Everything spilled is read only if nothing spilled while the query ran.
-            if len(records) < room and self._spills == spills_before:
-                self._spilled = False
-            for event_id, body in records:
-                try:
-                    self._hold(parse_event(body))
-                except EventError as exc:
-                    await self._store.mark_events_processed({event_id: f"unreadable: {exc.detail}"})
+        finally:
+            marked, self._marked_during_page_in = self._marked_during_page_in, None
+        # Everything spilled is read only if nothing spilled while the query ran.
+        if len(records) < room and self._spills == spills_before:
+            self._spilled = False
+        fresh = [(event_id, body) for event_id, body in records if event_id not in marked]
+        for event_id, body in fresh:
+            try:
+                self._hold(parse_event(body))
+            except EventError as exc:
+                await self._store.mark_events_processed({event_id: f"unreadable: {exc.detail}"})
+        return self._spilled and bool(records) and not fresh
 
     async def _work(self) -> None:
         while True:
@@ -155,6 +175,7 @@ class WebhookInbox:
             except Exception:
                 # The events are safe in the store; a worker must outlive a bad moment.
                 logger.exception("webhook inbox bookkeeping failed; the worker goes on")
+            self._set_idle_if_done()
 
     async def _mark_processed_events(self) -> None:
         while True:
@@ -168,14 +189,19 @@ class WebhookInbox:
             return
         try:
             await self._store.mark_events_processed(marks)
+            if self._marked_during_page_in is not None:
+                self._marked_during_page_in.update(marks)
         except Exception:
             # Not marked, so they are processed again (now if paged in, or at the next
             # start): processing is idempotent.
             logger.exception("could not mark %d webhook events processed", len(marks))
         finally:
             self._held.difference_update(marks)
-            if not self._held and not self._spilled:
-                self._idle.set()
+            self._set_idle_if_done()
+
+    def _set_idle_if_done(self) -> None:
+        if not self._held and not self._spilled:
+            self._idle.set()
 
     async def _after_each_event(self) -> None:
         self._processed += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable
@@ -171,7 +172,7 @@ class UnifiedTimedQueue(Generic[T]):
         except Exception:
             logger.exception("handler failed for queued item %r", item)
             return
-        if started is None:
+        if not inspect.isawaitable(started):
             return
         task: asyncio.Task[object] = asyncio.ensure_future(started)
         self._running.add(task)

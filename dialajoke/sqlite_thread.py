@@ -9,8 +9,8 @@ So callers hand over whole units of work (a function of the connection), and the
 takes every unit waiting at that moment and runs them in one go:
 
 - with ``group_commit`` (the writer), in one transaction: one COMMIT, so one fsync, for
-  the batch (when a unit raises, the batch is undone and each unit run again in a
-  transaction of its own, so that only the failing one fails);
+  the batch (when a unit raises, the transaction is undone and the others run again
+  without it, so that only the failing one fails);
 - without (a reader), in one read transaction, so every unit sees a committed state at
   least as new as any write that had been answered before it was handed over.
 
@@ -39,7 +39,8 @@ Unit = tuple[Work, "asyncio.Future[Any]"]
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 MAX_BATCH = 500
-"""Units in one transaction: bounds how long the first of a large batch waits for its commit."""
+"""A batch takes no more hand-overs once it holds this many units (one hand-over is never split):
+bounds how long the first of a large batch waits for its commit."""
 BUSY_TIMEOUT_S = 5.0
 """How long to wait for another process's write lock before a write fails."""
 
@@ -64,8 +65,10 @@ class SqliteThread:
         setup: Callable[[sqlite3.Connection], None],
         name: str,
         loop: asyncio.AbstractEventLoop,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> None:
         self._path = path
+        self._busy_timeout_s = busy_timeout_s
         self._group_commit = group_commit
         self._setup = setup
         self._loop = loop
@@ -84,9 +87,11 @@ class SqliteThread:
         group_commit: bool,
         setup: Callable[[sqlite3.Connection], None],
         name: str = "sqlite",
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> SqliteThread:
         """Start the thread and connect; raises what connecting or ``setup`` raised."""
-        worker = cls(path, group_commit=group_commit, setup=setup, name=name, loop=asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        worker = cls(path, group_commit=group_commit, setup=setup, name=name, loop=loop, busy_timeout_s=busy_timeout_s)
         worker._thread.start()
         await asyncio.wrap_future(worker._connected)
         return worker
@@ -131,7 +136,7 @@ class SqliteThread:
 
     def _serve(self) -> None:
         try:
-            connection = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
         except BaseException as exc:
             self._closed = True
             self._connected.set_exception(exc)
@@ -172,27 +177,58 @@ class SqliteThread:
                 return batch, False
 
     def _run_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
-        """The batch in one transaction; when a write fails, each write again in its own.
+        if not self._group_commit:
+            return self._read_batch(connection, batch)
+        outcomes: list[Outcome] = []
+        while batch:
+            batch = self._write_batch(connection, batch, outcomes)
+        return outcomes
 
-        Failures are rare (a full disk, a bug), so writes are not wrapped in savepoints,
-        which would cost statements on every write: instead a failed batch is undone
-        and replayed one write at a time, so that only the failing write fails.
+    def _write_batch(self, connection: sqlite3.Connection, batch: list[Unit], outcomes: list[Outcome]) -> list[Unit]:
+        """Run the batch as one transaction; returns what is left to run again (nothing on success).
+
+        Failures are rare (a bug, a full disk), so writes are not wrapped in savepoints,
+        which would cost statements on every write. Instead, when a write raises, the
+        transaction is undone and the others go again without it; when the COMMIT fails,
+        each write goes again on its own, so that only a write that cannot commit fails.
         """
         try:
-            return self._transaction(connection, batch)
+            connection.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            # Nothing ran: the database is locked by another process or unusable.
+            outcomes.extend((future, None, exc) for _, future in batch)
+            return []
+        results: list[Outcome] = []
+        for index, (work, future) in enumerate(batch):
+            try:
+                results.append((future, work(connection), None))
+            except Exception as exc:
+                _roll_back(connection)
+                outcomes.append((future, None, exc))
+                return batch[:index] + batch[index + 1 :]
+        try:
+            connection.execute("COMMIT")
         except Exception as exc:
             _roll_back(connection)
             if len(batch) == 1:
-                return [(batch[0][1], None, exc)]
-        return [outcome for unit in batch for outcome in self._run_batch(connection, [unit])]
+                outcomes.append((batch[0][1], None, exc))
+                return []
+            for unit in batch:
+                self._write_batch(connection, [unit], outcomes)
+            return []
+        self._transactions += 1
+        outcomes.extend(results)
+        return []
 
-    def _transaction(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
-        connection.execute("BEGIN IMMEDIATE" if self._group_commit else "BEGIN")
-        if self._group_commit:
-            outcomes: list[Outcome] = [(future, work(connection), None) for work, future in batch]
-        else:
+    def _read_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        """One read transaction for the batch; a read that fails changes nothing, so it fails alone."""
+        try:
+            connection.execute("BEGIN")
             outcomes = [_read(connection, work, future) for work, future in batch]
-        connection.execute("COMMIT")
+            connection.execute("COMMIT")
+        except Exception as exc:
+            _roll_back(connection)
+            return [(future, None, exc) for _, future in batch]
         self._transactions += 1
         return outcomes
 
@@ -204,7 +240,6 @@ class SqliteThread:
 
 
 def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any]) -> Outcome:
-    """Run one read: a read that fails changes nothing, so it fails alone."""
     try:
         return future, work(connection), None
     except Exception as exc:

@@ -284,21 +284,13 @@ class SqliteCallStore(CallStore):
         return moved
 
     async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
-        await self._writer.run(
-            lambda db: db.execute(
-                "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL",
-                (call_control_id, call_id),
-            )
-        )
+        sql = "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL"
+        await self._writer.run(partial(_execute, sql=sql, params=(call_control_id, call_id)))
 
     async def add_note(self, call_id: int, detail: str) -> None:
         now = self._clock.time()
-        await self._writer.run(
-            lambda db: db.execute(
-                "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?",
-                (now, detail, call_id),
-            )
-        )
+        sql = "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?"
+        await self._writer.run(partial(_execute, sql=sql, params=(now, detail, call_id)))
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
@@ -353,9 +345,8 @@ class SqliteCallStore(CallStore):
     async def mark_events_processed(self, outcomes: Mapping[str, str | None]) -> None:
         processed_at = self._clock.time()
         rows = [(processed_at, error, event_id) for event_id, error in outcomes.items()]
-        await self._writer.run(
-            lambda db: db.executemany("UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?", rows)
-        )
+        sql = "UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?"
+        await self._writer.run(partial(_execute_many, sql=sql, rows=rows))
 
     async def forget_events(self, processed_before: float) -> int:
         def delete(db: sqlite3.Connection) -> int:
@@ -388,6 +379,15 @@ def _set_up_writer(db: sqlite3.Connection) -> None:
 def _set_up_reader(db: sqlite3.Connection) -> None:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA query_only=ON")
+
+
+def _execute(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> None:
+    """Run a write; the cursor stays on the database's thread."""
+    db.execute(sql, params)
+
+
+def _execute_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    db.executemany(sql, rows)
 
 
 def _fetch_all(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

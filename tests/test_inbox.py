@@ -194,3 +194,36 @@ async def test_an_event_spilled_while_the_store_is_read_is_still_processed(datab
     await store.close()
 
     assert sorted(processor.seen) == [f"evt-{n}" for n in range(4)]
+
+
+class LateAnswers(SqliteCallStore):
+    """A store whose list of unprocessed events is read at once but answered a moment later.
+
+    Marks written in that moment are not in the answer's snapshot: the event they mark
+    still looks unprocessed, as it can when the reader's snapshot predates the writer's commit.
+    """
+
+    async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
+        rows = await super().unprocessed_events(limit=limit + len(exclude))
+        await asyncio.sleep(0.005)
+        return [(event_id, body) for event_id, body in rows if event_id not in exclude][:limit]
+
+
+@pytest.mark.parametrize(("events", "workers", "queue_size"), [(20, 2, 2), (5, 1, 1), (30, 4, 3)])
+async def test_events_marked_while_the_store_is_read_are_not_processed_again(
+    database: Path, clock: ManualClock, events: int, workers: int, queue_size: int
+) -> None:
+    store = await LateAnswers.open(database, clock)
+    processor = Processor()
+    processor.gate.clear()
+    inbox = WebhookInbox(store, processor, clock, workers=workers, queue_size=queue_size)
+    await inbox.start()
+    for n in range(events):
+        await inbox.accept(*event(n))
+
+    processor.gate.set()
+    await asyncio.wait_for(inbox.drain(), 5)
+    await inbox.close(1)
+    await store.close()
+
+    assert sorted(processor.seen) == sorted(f"evt-{n}" for n in range(events))

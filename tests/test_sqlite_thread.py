@@ -131,3 +131,47 @@ async def test_close_finishes_what_was_handed_over_then_refuses_more(database: P
 async def test_a_database_that_cannot_be_opened_says_why(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         await SqliteThread.open(tmp_path, group_commit=True, setup=set_up, name="test writer")
+
+
+def traced(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
+    def set_up_and_trace(db: sqlite3.Connection) -> None:
+        set_up(db)
+        db.set_trace_callback(statements.append)
+
+    return set_up_and_trace
+
+
+async def test_after_a_failing_write_the_others_still_share_one_commit(database: Path) -> None:
+    statements: list[str] = []
+    writer = await SqliteThread.open(database, group_commit=True, setup=traced(statements), name="test writer")
+    statements.clear()
+
+    results = await asyncio.gather(
+        *(writer.run(add(f"note {n}")) for n in range(5)), writer.run(add("note 0")), return_exceptions=True
+    )
+    await writer.close()
+
+    assert isinstance(results[-1], sqlite3.IntegrityError)
+    assert statements.count("COMMIT") == 1
+    assert on_disk(database) == [f"note {n}" for n in range(5)]
+
+
+async def test_a_database_locked_by_another_process_fails_the_batch_at_once(database: Path) -> None:
+    statements: list[str] = []
+    writer = await SqliteThread.open(
+        database, group_commit=True, setup=traced(statements), name="test writer", busy_timeout_s=0.01
+    )
+    statements.clear()
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        results = await asyncio.gather(*(writer.run(add(f"note {n}")) for n in range(20)), return_exceptions=True)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    later = await writer.run(add("after the lock"))
+    await writer.close()
+
+    assert all(isinstance(result, sqlite3.OperationalError) for result in results)
+    assert statements.count("BEGIN IMMEDIATE") == 2  # one for the locked-out batch, one after
+    assert later == 1
