@@ -179,7 +179,9 @@ class SqliteCallStore(CallStore):
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await SqliteThread.open(path, group_commit=True, setup=_set_up_writer, name="sqlite writer")
+        writer = await SqliteThread.open(
+            path, group_commit=True, setup=_set_up_writer, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
+        )
         try:
             reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
         except BaseException:
@@ -364,6 +366,8 @@ class SqliteCallStore(CallStore):
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
 
 
+CHECKPOINT_EVERY = 100
+"""Commits between two checkpoints of the WAL, run beside the writer (see Checkpointer)."""
 SCHEDULED_PAGE = 1000
 """Calls read per query by :meth:`SqliteCallStore.scheduled`."""
 

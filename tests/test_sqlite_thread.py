@@ -42,6 +42,11 @@ def add(text: str) -> Callable[[sqlite3.Connection], int]:
     return insert
 
 
+def file_size(database: Path) -> int:
+    """The database file alone, without its WAL: it grows only when a checkpoint copies pages in."""
+    return database.stat().st_size
+
+
 def on_disk(database: Path) -> list[str]:
     """What another process would find: a fresh connection, no shared cache."""
     with sqlite3.connect(database) as db:
@@ -175,3 +180,35 @@ async def test_a_database_locked_by_another_process_fails_the_batch_at_once(data
     assert all(isinstance(result, sqlite3.OperationalError) for result in results)
     assert statements.count("BEGIN IMMEDIATE") == 2  # one for the locked-out batch, one after
     assert later == 1
+
+
+async def test_the_wal_is_copied_into_the_database_beside_the_writer(database: Path) -> None:
+    writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer", checkpoint_every=5)
+    size_before = file_size(database)
+    for n in range(200):
+        await writer.run(add(f"a note long enough to fill pages {n:04d} " + "x" * 200))
+
+    # Only a checkpoint writes to the database file itself (SQLite's own is turned off,
+    # and closing the last connection would checkpoint too, so the writer stays open).
+    for _ in range(200):
+        if file_size(database) > size_before + 20_000:
+            break
+        await asyncio.sleep(0.01)
+    grown = file_size(database) - size_before
+    await writer.close()
+    assert grown > 20_000
+    assert len(on_disk(database)) == 200
+
+
+async def test_without_the_checkpointer_the_writer_never_checkpoints(database: Path) -> None:
+    def set_up_without_checkpoints(db: sqlite3.Connection) -> None:
+        set_up(db)
+        db.execute("PRAGMA wal_autocheckpoint=0")
+
+    writer = await SqliteThread.open(database, group_commit=True, setup=set_up_without_checkpoints, name="test writer")
+    size_before = file_size(database)
+    for n in range(200):
+        await writer.run(add(f"a note long enough to fill pages {n:04d} " + "x" * 200))
+
+    assert file_size(database) == size_before
+    await writer.close()
