@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SERVER_CPU, LOAD_CPU = 0, 1
+"""The service under test runs on one core and what loads it on the other, where the machine has two."""
 PACKAGES = ("aiohttp", "aiosqlite", "PyNaCl", "APScheduler")
 
 
@@ -39,6 +42,16 @@ def machine() -> dict[str, Any]:
         "packages": {name: _version(name) for name in PACKAGES},
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def pinned(cpu: int) -> list[str]:
+    """The command prefix that keeps a process on ``cpu`` (nothing where that is not possible)."""
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def pin_this_process(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {cpu})
 
 
 def percentile(samples: list[float], fraction: float) -> float:

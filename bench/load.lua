@@ -1,4 +1,5 @@
--- wrk script: replays pre-built requests (one per line: path TAB headers-json-free fields TAB body)
+-- wrk script: replays pre-built requests (one per line: path TAB timestamp TAB signature TAB body;
+-- a line without a body is a GET)
 -- and prints a JSON summary that the benchmark reads.
 local requests = {}
 local counter = 0
@@ -11,7 +12,8 @@ init = function(args)
       headers["telnyx-timestamp"] = timestamp
       headers["telnyx-signature-ed25519"] = signature
     end
-    table.insert(requests, wrk.format("POST", path, headers, body))
+    local method = body == "" and "GET" or "POST"
+    table.insert(requests, wrk.format(method, path, headers, body ~= "" and body or nil))
   end
 end
 

@@ -6,7 +6,8 @@ Both get the same trivial handler, which records how late it ran: as a plain fun
 for UnifiedTimedQueue (called in its timer task, as the service's due calls are) and as
 a coroutine for APScheduler (run as a task, its fastest path: a plain function would go
 to a thread pool). The burst is also measured with a coroutine handler for ours. The
-scheduling rates are taken in rounds, the contenders taking turns, and the medians kept.
+scheduling rates are taken in rounds, the contenders taking turns; firing and the
+lateness curve are run three times; the medians are kept.
 
     python -m bench.queue_bench [--quick]
 """
@@ -144,6 +145,7 @@ async def memory_per_item(kind: type, count: int) -> float:
 
 async def firing(kind: type, count: int, spread_s: float, lead_s: float) -> dict[str, Any]:
     """``count`` items due evenly over ``spread_s``, starting ``lead_s`` from now (after adding)."""
+    gc.collect()  # what the last measurement left behind is not this one's to collect
     first_due = time.time() + lead_s
     dues = [first_due + spread_s * index / count for index in range(count)]
     fired = Firing(dues, count)
@@ -167,6 +169,7 @@ async def firing(kind: type, count: int, spread_s: float, lead_s: float) -> dict
 
 async def burst(kind: type, count: int, lead_s: float) -> float:
     """``count`` items due at one instant: seconds from that instant to the last handler."""
+    gc.collect()
     due = time.time() + lead_s
     fired = Firing([due] * count, count)
     contender = kind(fired)
@@ -207,13 +210,13 @@ async def _wakeups(seconds: float, with_queue: bool) -> int:
     return wakeups
 
 
-async def lateness_curve(kind: type, rates: list[int], spread_s: float) -> list[dict[str, Any]]:
-    """p99 and max lateness as the firing rate grows (the plot in BENCHMARKS.md)."""
+async def lateness_curve(kind: type, rates: list[int], spread_s: float, rounds: int) -> list[dict[str, Any]]:
+    """p99 and max lateness as the firing rate grows (the plot in BENCHMARKS.md), medians of ``rounds`` runs."""
     points = []
     for rate in rates:
         count = int(rate * spread_s)
         lead_s = 1.0 + count / (2_000_000 if kind is OurQueue else 10_000)
-        result = await firing(kind, count, spread_s, lead_s)
+        result = _median_run([await firing(kind, count, spread_s, lead_s) for _ in range(rounds)])
         points.append({"rate_per_s": rate, **{key: result[key] for key in ("p50_ms", "p99_ms", "max_ms")}})
     return points
 
@@ -271,7 +274,7 @@ async def _measure(kind: type, sizes: dict[str, Any], rates: dict[str, float]) -
     runs = [await firing(kind, sizes["firing"], sizes["spread_s"], lead_s) for _ in range(sizes["firing_rounds"])]
     fire = _median_run(runs)
     burst_s = await burst(kind, sizes["burst"], 1.0 + sizes["burst"] / min(rates.values()) * 1.5)
-    curve = await lateness_curve(kind, sizes["curve_rates"], sizes["curve_spread_s"])
+    curve = await lateness_curve(kind, sizes["curve_rates"], sizes["curve_spread_s"], sizes["firing_rounds"])
     result = {"rate_per_s": rates, "bytes_per_item": memory, "firing": fire, "burst_s": burst_s, "curve": curve}
     if kind is OurQueue:
         result["idle_wakeups_per_s"] = await idle_wakeups(1.0)
