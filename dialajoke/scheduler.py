@@ -158,20 +158,23 @@ class UnifiedTimedQueue(Generic[T]):
 
     def _hand_over_due(self) -> None:
         now = self._clock.time()
-        heap, live = self._heap, self._live
+        heap, live, handler, pop = self._heap, self._live, self._handler, heapq.heappop
         while heap and heap[0][0] <= now:
-            entry = heapq.heappop(heap)
+            entry = pop(heap)
             item = entry[1]
-            if live.get(item) is entry:
-                del live[item]
-                self._start_handler(item)
+            if live.get(item) is not entry:
+                continue
+            del live[item]
+            try:
+                started = handler(item)
+            except Exception:
+                logger.exception("handler failed for queued item %r", item)
+                continue
+            if started is not None:
+                self._start_task(item, started)
 
-    def _start_handler(self, item: T) -> None:
-        try:
-            started = self._handler(item)
-        except Exception:
-            logger.exception("handler failed for queued item %r", item)
-            return
+    def _start_task(self, item: T, started: object) -> None:
+        """A coroutine handler's work gets its own task, so a slow one does not hold up the next."""
         if not inspect.isawaitable(started):
             return
         task: asyncio.Task[object] = asyncio.ensure_future(started)

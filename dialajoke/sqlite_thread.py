@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -43,6 +44,9 @@ MAX_BATCH = 500
 bounds how long the first of a large batch waits for its commit."""
 BUSY_TIMEOUT_S = 5.0
 """How long to wait for another process's write lock before a write fails."""
+
+CHECKPOINT_NICENESS = 19
+"""The checkpointer's nice value (Linux): the lowest priority."""
 
 _STOP = object()
 
@@ -293,6 +297,7 @@ class Checkpointer:
             self._thread.join()
 
     def _serve(self) -> None:
+        _lower_this_threads_priority()
         connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
         try:
             while self._next_request():
@@ -313,6 +318,17 @@ class Checkpointer:
             except queue.Empty:
                 return True
         return False
+
+
+def _lower_this_threads_priority() -> None:
+    """Checkpoints are housekeeping: on a busy core they should take the time nothing else wants.
+
+    Linux gives each thread its own nice value; elsewhere this does nothing.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECKPOINT_NICENESS)
+    except (AttributeError, OSError):
+        logger.debug("could not lower the checkpointer's priority", exc_info=True)
 
 
 def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any]) -> Outcome:
