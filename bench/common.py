@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVER_CPU, LOAD_CPU = 0, 1
 """The service under test runs on one core and what loads it on the other, where the machine has two."""
-PACKAGES = ("aiohttp", "aiosqlite", "PyNaCl", "APScheduler")
+PACKAGES = ("aiohttp", "PyNaCl", "phonenumbers", "APScheduler")
 
 
 def machine() -> dict[str, Any]:
@@ -39,6 +40,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(memory_kb / 2**20, 1),
         "kernel": platform.release(),
         "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
         "packages": {name: _version(name) for name in PACKAGES},
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
