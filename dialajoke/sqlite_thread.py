@@ -281,7 +281,6 @@ class Checkpointer:
         self._busy_timeout_s = busy_timeout_s
         self._requests: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self.checkpoints = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -298,12 +297,17 @@ class Checkpointer:
 
     def _serve(self) -> None:
         _lower_this_threads_priority()
-        connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
+        try:
+            connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
+        except sqlite3.Error:
+            logger.exception(
+                "the checkpointer cannot open %s; the WAL will grow until the service restarts", self._path
+            )
+            return
         try:
             while self._next_request():
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
                 except sqlite3.Error:
                     logger.warning("checkpoint of %s failed; the next one will try again", self._path, exc_info=True)
         finally:
