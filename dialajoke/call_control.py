@@ -159,6 +159,10 @@ class CallControl:
             return
         self._dials.spawn(self._dial(call_id), name=f"dial call {call_id}")
 
+    async def dials_finished(self) -> None:
+        """Wait until every dial the gate has admitted has had its answer from Telnyx (or given up)."""
+        await self._dials.wait()
+
     async def stop_dialing(self, grace_s: float) -> None:
         """Dial no more; dials in flight get ``grace_s``, then are cancelled.
 

@@ -79,8 +79,9 @@ class Service:
         return await response.json()
 
     async def settle(self) -> None:
-        """Let every simulated call and every webhook it caused run to its end."""
+        """Let every dial, every simulated call and every webhook it caused run to its end."""
         for _ in range(50):
+            await self.app[keys.CALL_CONTROL].dials_finished()
             await self.simulator.wait_idle()
             await self.app[keys.INBOX].drain()
             await asyncio.sleep(0.01)
