@@ -165,7 +165,8 @@ class SqliteCallStore(CallStore):
     Two connections, each on its own :class:`SqliteThread`: the writer runs every write
     waiting at one moment in one transaction (group commit: one fsync for a burst of
     bookings or webhooks), the reader serves every read waiting at one moment from one
-    snapshot. WAL lets both work at once. Each method hands over one function that does
+    snapshot; a third, the writer's checkpointer, copies the WAL into the database file.
+    WAL lets all three work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
     """
 
@@ -192,11 +193,6 @@ class SqliteCallStore(CallStore):
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
-
-    @property
-    def commits(self) -> int:
-        """Write transactions committed so far (each may hold many writes)."""
-        return self._writer.transactions
 
     async def add_call(
         self,
