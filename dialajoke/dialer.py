@@ -52,7 +52,7 @@ class DialGate:
 
         From then on the call holds a place until released. A call waiting in line costs
         a future, not a task, so a burst of due calls waits cheaply. Cancel the future to
-        leave the line.
+        leave the line (once admitted, release the call instead).
 
         :raises GateClosed: when the service is stopping; the future fails with it when
             the service stops while the call waits.
@@ -63,21 +63,6 @@ class DialGate:
         self._waiting.append((call_id, turn))
         self._dispatch()
         return turn
-
-    async def admit(self, call_id: int) -> None:
-        """Wait for this call's turn; once admitted it holds a place until released.
-
-        :raises GateClosed: when the service stops first.
-        """
-        turn = self.ticket(call_id)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.release(call_id)
-            elif (call_id, turn) in self._waiting:
-                self._waiting.remove((call_id, turn))
-            raise
 
     def close(self) -> int:
         """Turn away every call still waiting; nothing is dialed from now on. Returns how many waited."""
