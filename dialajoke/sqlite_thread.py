@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -45,8 +44,8 @@ bounds how long the first of a large batch waits for its commit."""
 BUSY_TIMEOUT_S = 5.0
 """How long to wait for another process's write lock before a write fails."""
 
-CHECKPOINT_NICENESS = 19
-"""The checkpointer's nice value (Linux): the lowest priority."""
+CHECKPOINT_OVERDUE = 4
+"""A writer that is never idle checkpoints anyway after this many times ``checkpoint_every`` commits."""
 
 _STOP = object()
 
@@ -74,7 +73,7 @@ class SqliteThread:
     ) -> None:
         self._path = path
         self._checkpoint_every = checkpoint_every or 0
-        self._checkpointer = Checkpointer(path, busy_timeout_s, f"{name} checkpointer") if checkpoint_every else None
+        self._commits_since_checkpoint = 0
         self._busy_timeout_s = busy_timeout_s
         self._group_commit = group_commit
         self._setup = setup
@@ -100,7 +99,8 @@ class SqliteThread:
         """Start the thread and connect; raises what connecting or ``setup`` raised.
 
         :param checkpoint_every: for a writer: turn SQLite's automatic checkpoint off and
-            have a :class:`Checkpointer` copy the WAL into the database after this many commits.
+            copy the WAL into the database after about this many commits, at a moment when
+            no work is waiting (see :meth:`_checkpoint_when_quiet`).
         """
         loop = asyncio.get_running_loop()
         worker = cls(
@@ -153,8 +153,6 @@ class SqliteThread:
         self._hand_over()
         self._inbox.put(_STOP)
         await asyncio.to_thread(self._thread.join)
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.stop)
 
     def _serve(self) -> None:
         try:
@@ -165,9 +163,8 @@ class SqliteThread:
             return
         try:
             self._setup(connection)
-            if self._checkpointer is not None:
+            if self._checkpoint_every:
                 connection.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpointer.start()
         except BaseException as exc:
             connection.close()
             self._closed = True
@@ -185,6 +182,7 @@ class SqliteThread:
             batch, stopping = self._next_batch()
             if batch:
                 self._answer(self._run_batch(connection, batch))
+                self._checkpoint_when_quiet(connection)
 
     def _next_batch(self) -> tuple[list[Unit], bool]:
         """Wait for work, then take whatever else is already waiting (up to about MAX_BATCH)."""
@@ -242,10 +240,33 @@ class SqliteThread:
                 self._write_batch(connection, [unit], outcomes)
             return []
         self._transactions += 1
-        if self._checkpointer is not None and self._transactions % self._checkpoint_every == 0:
-            self._checkpointer.request()
+        self._commits_since_checkpoint += 1
         outcomes.extend(results)
         return []
+
+    def _checkpoint_when_quiet(self, connection: sqlite3.Connection) -> None:
+        """Copy the WAL into the database file once enough commits have gathered and no work waits.
+
+        SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so
+        the writes of that batch, and every write behind them, would wait for it. A
+        checkpoint on a connection of its own beside the writer avoids that wait, but under
+        steady writes it never catches up with the end of the WAL, so the WAL is never
+        started over and grows without bound, and its fsyncs of the database file compete
+        with the writer's. Here, between batches and only when nothing is waiting, the
+        checkpoint copies everything, the next commit starts the WAL over, and work that
+        arrives meanwhile waits for one short checkpoint (a few milliseconds every
+        ``checkpoint_every`` commits). A writer that is never idle checkpoints anyway after
+        CHECKPOINT_OVERDUE times as many commits, so that the WAL stays bounded.
+        """
+        due = self._checkpoint_every
+        since = self._commits_since_checkpoint
+        if not due or since < due or (since < CHECKPOINT_OVERDUE * due and not self._inbox.empty()):
+            return
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            logger.warning("checkpoint of %s failed; the next one will try again", self._path, exc_info=True)
+        self._commits_since_checkpoint = 0
 
     def _read_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
         """One read transaction for the batch; a read that fails changes nothing, so it fails alone."""
@@ -264,75 +285,6 @@ class SqliteThread:
             self._loop.call_soon_threadsafe(_settle, outcomes)
         except RuntimeError:
             logger.warning("the event loop closed before %d database results could be delivered", len(outcomes))
-
-
-class Checkpointer:
-    """Copies the WAL into the database file on a thread of its own, so that commits never wait for it.
-
-    SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so
-    the writer, and every write waiting behind it, would wait for a write and an fsync of
-    the database file: a stall of several milliseconds every few hundred commits. A
-    PASSIVE checkpoint here runs beside the writer instead (WAL allows both at once).
-    Requests that arrive while one runs are served by the next, one at a time.
-    """
-
-    def __init__(self, path: str | Path, busy_timeout_s: float, name: str) -> None:
-        self._path = path
-        self._busy_timeout_s = busy_timeout_s
-        self._requests: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request(self) -> None:
-        """Ask for a checkpoint soon; returns at once (called by the writer's thread)."""
-        self._requests.put(True)
-
-    def stop(self) -> None:
-        """Stop after the checkpoint in progress, if any (blocks: call it from a thread)."""
-        if self._thread.is_alive():
-            self._requests.put(_STOP)
-            self._thread.join()
-
-    def _serve(self) -> None:
-        _lower_this_threads_priority()
-        try:
-            connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
-        except sqlite3.Error:
-            logger.exception(
-                "the checkpointer cannot open %s; the WAL will grow until the service restarts", self._path
-            )
-            return
-        try:
-            while self._next_request():
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    logger.warning("checkpoint of %s failed; the next one will try again", self._path, exc_info=True)
-        finally:
-            connection.close()
-
-    def _next_request(self) -> bool:
-        """Wait for a request and take the others already waiting with it; False to stop."""
-        wanted = self._requests.get()
-        while wanted is not _STOP:
-            try:
-                wanted = self._requests.get_nowait()
-            except queue.Empty:
-                return True
-        return False
-
-
-def _lower_this_threads_priority() -> None:
-    """Checkpoints are housekeeping: on a busy core they should take the time nothing else wants.
-
-    Linux gives each thread its own nice value; elsewhere this does nothing.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECKPOINT_NICENESS)
-    except (AttributeError, OSError):
-        logger.debug("could not lower the checkpointer's priority", exc_info=True)
 
 
 def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any]) -> Outcome:

@@ -165,8 +165,8 @@ class SqliteCallStore(CallStore):
     Two connections, each on its own :class:`SqliteThread`: the writer runs every write
     waiting at one moment in one transaction (group commit: one fsync for a burst of
     bookings or webhooks), the reader serves every read waiting at one moment from one
-    snapshot; a third, the writer's checkpointer, copies the WAL into the database file.
-    WAL lets all three work at once. Each method hands over one function that does
+    snapshot, and the writer copies the WAL into the database file when it is otherwise
+    idle. WAL lets the two work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
     """
 
@@ -362,8 +362,8 @@ class SqliteCallStore(CallStore):
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
 
 
-CHECKPOINT_EVERY = 100
-"""Commits between two checkpoints of the WAL, run beside the writer (see Checkpointer)."""
+CHECKPOINT_EVERY = 1000
+"""Commits between two checkpoints: at a few pages a commit, about 20 MB of WAL (see SqliteThread)."""
 SCHEDULED_PAGE = 1000
 """Calls read per query by :meth:`SqliteCallStore.scheduled`."""
 

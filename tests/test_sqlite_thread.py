@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -182,25 +183,94 @@ async def test_a_database_locked_by_another_process_fails_the_batch_at_once(data
     assert later == 1
 
 
-async def test_the_wal_is_copied_into_the_database_beside_the_writer(database: Path) -> None:
-    writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer", checkpoint_every=5)
-    size_before = file_size(database)
-    for n in range(200):
+def wal_size(database: Path) -> int:
+    wal = database.with_name(database.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def write_notes(writer: SqliteThread, count: int) -> None:
+    """One write at a time, as a steady trickle of requests would hand them over."""
+    for n in range(count):
         await writer.run(add(f"a note long enough to fill pages {n:04d} " + "x" * 200))
 
-    # Only a checkpoint writes to the database file itself (SQLite's own is turned off,
-    # and closing the last connection would checkpoint too, so the writer stays open).
+
+async def until_grown(database: Path, size_before: int) -> int:
+    """The writer checkpoints after it has answered, so the last copy may land just after the last answer."""
     for _ in range(200):
         if file_size(database) > size_before + 20_000:
             break
         await asyncio.sleep(0.01)
-    grown = file_size(database) - size_before
+    return file_size(database) - size_before
+
+
+async def test_the_writer_copies_the_wal_into_the_database_between_batches(database: Path) -> None:
+    writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer", checkpoint_every=5)
+    size_before = file_size(database)
+    await write_notes(writer, 200)
+
+    # Only a checkpoint writes to the database file itself (SQLite's own is turned off,
+    # and closing the last connection would checkpoint too, so the writer stays open).
+    grown = await until_grown(database, size_before)
     await writer.close()
     assert grown > 20_000
     assert len(on_disk(database)) == 200
 
 
-async def test_without_the_checkpointer_the_writer_never_checkpoints(database: Path) -> None:
+async def test_checkpoints_keep_the_wal_from_growing_with_the_writes(tmp_path: Path) -> None:
+    checkpointed, unchecked = tmp_path / "checkpointed.sqlite3", tmp_path / "unchecked.sqlite3"
+    writer = await SqliteThread.open(checkpointed, group_commit=True, setup=set_up, checkpoint_every=5)
+    await write_notes(writer, 300)
+    checkpointed_wal = wal_size(checkpointed)
+    await writer.close()
+
+    def set_up_without_checkpoints(db: sqlite3.Connection) -> None:
+        set_up(db)
+        db.execute("PRAGMA wal_autocheckpoint=0")
+
+    writer = await SqliteThread.open(unchecked, group_commit=True, setup=set_up_without_checkpoints)
+    await write_notes(writer, 300)
+    unchecked_wal = wal_size(unchecked)
+    await writer.close()
+
+    # Each checkpoint copies the whole WAL, so the next commit starts it over: it stays
+    # the size of a few commits instead of holding every one of the 300.
+    assert checkpointed_wal * 10 < unchecked_wal
+
+
+async def test_a_writer_that_is_never_idle_still_checkpoints(database: Path) -> None:
+    writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer", checkpoint_every=2)
+    size_before = file_size(database)
+    started = [threading.Event() for _ in range(100)]
+    released = [threading.Event() for _ in range(100)]
+
+    def held_write(n: int) -> Callable[[sqlite3.Connection], int]:
+        def write(db: sqlite3.Connection) -> int:
+            started[n].set()
+            released[n].wait(5)
+            return add(f"a note long enough to fill pages {n:04d} " + "x" * 200)(db)
+
+        return write
+
+    # Each write is a batch of its own, held on the writer's thread until the next one
+    # has been handed over: whenever a batch commits, more work is already waiting.
+    writes = []
+    for n in range(100):
+        writes.append(asyncio.ensure_future(writer.run(held_write(n))))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if n:
+            released[n - 1].set()
+        assert await asyncio.to_thread(started[n].wait, 5)
+    # The last write is still held, so the writer has not been idle once.
+    grown = await until_grown(database, size_before)
+    released[-1].set()
+    await asyncio.gather(*writes)
+    await writer.close()
+    assert grown > 20_000
+    assert len(on_disk(database)) == 100
+
+
+async def test_without_checkpoint_every_the_writer_never_checkpoints(database: Path) -> None:
     def set_up_without_checkpoints(db: sqlite3.Connection) -> None:
         set_up(db)
         db.execute("PRAGMA wal_autocheckpoint=0")
