@@ -3,7 +3,13 @@
 POST /webhook verifies the Ed25519 signature (nothing else); POST /api/calls reads the
 JSON body and answers 201 (no validation, no storage).
 
-    python -m bench.bare_server --port 9001 --public-key BASE64
+With ``--database``, each also writes what it received durably before answering, as
+plainly as it can be done: the webhook's event id (a duplicate is recognised) and body,
+the booking's JSON, each one row committed with ``synchronous=FULL`` through the same
+group-commit writer the service uses, with no other work. This is the floor for an
+endpoint that must not answer before its data is on disk.
+
+    python -m bench.bare_server --port 9001 --public-key BASE64 [--database PATH]
 """
 
 from __future__ import annotations
@@ -11,13 +17,25 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import nacl.exceptions
 import nacl.signing
 from aiohttp import web
 
+from dialajoke.sqlite_thread import SqliteThread
+from dialajoke.store import CHECKPOINT_EVERY
 
-def make_app(public_key_b64: str) -> web.Application:
+WRITER = web.AppKey("writer", SqliteThread)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bookings (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+
+def make_app(public_key_b64: str, database: Path | None = None) -> web.Application:
     key = nacl.signing.VerifyKey(base64.b64decode(public_key_b64))
 
     async def webhook(request: web.Request) -> web.Response:
@@ -28,28 +46,59 @@ def make_app(public_key_b64: str) -> web.Application:
             key.verify(timestamp.encode() + b"|" + body, signature)
         except nacl.exceptions.BadSignatureError:
             return web.json_response({"error": "bad signature"}, status=401)
-        return web.json_response({"received": True})
+        if database is None:
+            return web.json_response({"received": True})
+        event_id = json.loads(body)["data"]["id"]
+        sql = "INSERT OR IGNORE INTO events (event_id, body) VALUES (?, ?)"
+        first = await request.app[WRITER].run(lambda db: db.execute(sql, (event_id, body)).rowcount == 1)
+        return web.json_response({"received": event_id, "duplicate": not first})
 
     async def create_call(request: web.Request) -> web.Response:
-        document = json.loads(await request.read())
-        return web.json_response({"id": 1, **document}, status=201)
+        body = await request.read()
+        document = json.loads(body)
+        if database is None:
+            return web.json_response({"id": 1, **document}, status=201)
+        sql = "INSERT INTO bookings (body) VALUES (?)"
+        call_id = await request.app[WRITER].run(lambda db: db.execute(sql, (body.decode(),)).lastrowid)
+        return web.json_response({"id": call_id, **document}, status=201)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application()
+    if database is not None:
+        app.cleanup_ctx.append(_writer_for(database))
     app.router.add_post("/webhook", webhook)
     app.router.add_post("/api/calls", create_call)
     app.router.add_get("/health", health)
     return app
 
 
+def _writer_for(database: Path) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def writer(app: web.Application) -> AsyncIterator[None]:
+        app[WRITER] = await SqliteThread.open(
+            database, group_commit=True, setup=_set_up, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
+        )
+        yield
+        await app[WRITER].close()
+
+    return writer
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(SCHEMA)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--public-key", required=True)
+    parser.add_argument("--database", type=Path, help="write each request durably to this SQLite file")
     args = parser.parse_args()
-    web.run_app(make_app(args.public_key), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    app = make_app(args.public_key, args.database)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ both see the same machine.
 - POST /webhook: the service verifies the Ed25519 signature, parses the event and
   records it durably (the duplicate check) before answering; the bare handler only
   verifies the signature, which is the physical floor for this endpoint.
+- For both POST endpoints a third server, the bare handler plus one durable write
+  (the request's row committed through the service's group-commit writer, nothing
+  else), shows what durability alone costs on this runtime.
 - GET /health, for reference: what routing, the middlewares and one read of the store
   cost on their own.
 - POST /api/calls: the service validates the request and commits the call before the
@@ -49,6 +52,9 @@ CONNECTIONS = 50
 BOOKING_REGIONS = ("US", "GB", "DE", "FR", "IE", "AU", "IN", "BR")
 HEALTH = ["/health\t\t\t"]
 """GET /health: the framework's share (routing, middlewares, one read of the store) alone."""
+BARE, DURABLE, OURS = "bare aiohttp", "bare + durable write", "Dial-A-Joke"
+WRITES = ("webhook", "api_calls")
+"""The endpoints that must write before answering: only these are run against the durable bare server."""
 
 
 class Server:
@@ -150,6 +156,8 @@ def run(quick: bool) -> dict[str, Any]:
             for endpoint, requests in (("webhook", None), ("api_calls", booking_requests(5_000)), ("health", HEALTH)):
                 for _ in range(rounds):
                     for server in servers:
+                        if server.name == DURABLE and endpoint not in WRITES:
+                            continue
                         lines = requests or webhook_requests(signing_key, int(duration_s * 12_000))
                         requests_file = tmp / f"{endpoint}.txt"
                         requests_file.write_text("\n".join(lines) + "\n")
@@ -165,14 +173,16 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 def _start_servers(tmp: Path, public_key: str) -> list[Server]:
-    bare_port, service_port = unused_port(), unused_port()
+    bare_port, durable_port, service_port = unused_port(), unused_port(), unused_port()
     bare = Server(
-        "bare aiohttp",
+        BARE,
         ["-m", "bench.bare_server", "--port", str(bare_port), "--public-key", public_key],
         {},
         bare_port,
         tmp / "bare.log",
     )
+    durable_args = ["--port", str(durable_port), "--public-key", public_key, "--database", str(tmp / "bare.sqlite3")]
+    durable = Server(DURABLE, ["-m", "bench.bare_server", *durable_args], {}, durable_port, tmp / "durable.log")
     service_env = {
         "DIALAJOKE_HTTP__PORT": str(service_port),
         "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
@@ -184,10 +194,11 @@ def _start_servers(tmp: Path, public_key: str) -> list[Server]:
         "DIALAJOKE_TELNYX__PUBLIC_KEY": public_key,
         "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
     }
-    service = Server("Dial-A-Joke", ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
-    for server in (bare, service):
+    service = Server(OURS, ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
+    servers = [bare, durable, service]
+    for server in servers:
         server.wait_ready()
-    return [bare, service]
+    return servers
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -203,19 +214,22 @@ def report(results: dict[str, Any]) -> str:
         "health": "GET /health",
     }
     for endpoint, by_server in results["runs"].items():
-        bare, ours = by_server["bare aiohttp"], by_server["Dial-A-Joke"]
+        bare, durable, ours = by_server[BARE], by_server.get(DURABLE), by_server[OURS]
+        bare_rps = median(bare, "rps")
         rows.append(
             [
                 labels[endpoint],
-                median(bare, "rps"),
+                bare_rps,
+                median(durable, "rps") / bare_rps if durable else "",
                 median(ours, "rps"),
-                median(ours, "rps") / median(bare, "rps"),
+                median(ours, "rps") / bare_rps,
                 targets[endpoint],
                 median(bare, "cpu_us_per_request"),
+                median(durable, "cpu_us_per_request") if durable else "",
                 median(ours, "cpu_us_per_request"),
                 median(bare, "p99_us") / 1e3,
                 median(ours, "p99_us") / 1e3,
-                sum(run["non2xx"] + run["socket_errors"] for run in ours),
+                sum(run["non2xx"] + run["socket_errors"] for runs in by_server.values() for run in runs),
             ]
         )
     title = (
@@ -225,10 +239,12 @@ def report(results: dict[str, Any]) -> str:
     header = [
         "endpoint",
         "bare req/s",
+        "bare + durable write, ratio",
         "Dial-A-Joke req/s",
         "ratio",
         "target",
         "bare CPU µs/req",
+        "bare + durable CPU µs/req",
         "ours CPU µs/req",
         "bare p99 ms",
         "ours p99 ms",
