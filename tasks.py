@@ -30,7 +30,7 @@ def lint(c: Context) -> None:
     """ruff (style and bugs) and mypy (types)."""
     c.run(f"{sys.executable} -m ruff check {PACKAGES}")
     c.run(f"{sys.executable} -m ruff format --check {PACKAGES}")
-    c.run(f"{sys.executable} -m mypy dialajoke")
+    c.run(f"{sys.executable} -m mypy dialajoke bench")
 
 
 @task

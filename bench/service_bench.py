@@ -202,7 +202,7 @@ def _start_servers(tmp: Path, public_key: str) -> list[Server]:
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+    return float(statistics.median(run[key] for run in runs))
 
 
 def report(results: dict[str, Any]) -> str:
