@@ -4,7 +4,12 @@ The database is filled directly with the pending calls; 10,000 of them fall due 
 1,000 a second a few seconds after the service starts, the rest a week later. The
 service runs as a process with its dial limits raised, pinned to CPU 0, talking to a
 stand-in Telnyx in this process (on CPU 1) that notes when each dial request arrives.
-Lateness is arrival minus due time; each size runs three times and the medians are kept.
+Lateness is arrival minus due time; each size runs five times and the medians are kept.
+
+The floor, run the same way and alternating with the service: ``bench.bare_dialer``,
+a timer, the durable mark and the POST, nothing else. The target is absolute (p99
+≤ 5 ms), so the floor says how much of a result is the machine (its fsyncs, its
+neighbours) and how much is the service.
 
     python -m bench.dial_bench [--quick]
 """
@@ -33,7 +38,7 @@ from .common import LOAD_CPU, SERVER_CPU, pin_this_process, pinned, summary_ms, 
 
 PROJECT = Path(__file__).resolve().parent.parent
 RATE_PER_S = 1000
-ROUNDS = 3
+ROUNDS = 5
 START_DELAY_S = 8.0
 
 
@@ -76,7 +81,10 @@ async def stand_in_telnyx(port: int, arrivals: dict[str, float], expected: int, 
     return runner
 
 
-async def measure(firing: int, pending: int) -> dict[str, Any]:
+SERVICE, FLOOR = "Dial-A-Joke", "bare dialer"
+
+
+async def measure(firing: int, pending: int, program: str = SERVICE) -> dict[str, Any]:
     telnyx_port, service_port = unused_port(), unused_port()
     arrivals: dict[str, float] = {}
     all_in = asyncio.Event()
@@ -84,6 +92,7 @@ async def measure(firing: int, pending: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "calls.sqlite3"
         dues = fill(database, firing, pending)
+        telnyx_url = f"http://127.0.0.1:{telnyx_port}/v2"
         env = {
             **os.environ,
             "DIALAJOKE_HTTP__PORT": str(service_port),
@@ -94,14 +103,15 @@ async def measure(firing: int, pending: int) -> dict[str, Any]:
             "DIALAJOKE_TELNYX__CONNECTION_ID": "1234567890",
             "DIALAJOKE_TELNYX__FROM_NUMBER": "+13125550100",
             "DIALAJOKE_TELNYX__PUBLIC_KEY": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
-            "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{telnyx_port}/v2",
+            "DIALAJOKE_TELNYX__API_BASE_URL": telnyx_url,
             "DIALAJOKE_TELNYX__MAX_DIALS_PER_SECOND": str(RATE_PER_S * 10),
             "DIALAJOKE_TELNYX__MAX_CONCURRENT_CALLS": str(firing + 1),
             "DIALAJOKE_CALLS__STALE_AFTER_S": "86400",
         }
-        service = await asyncio.create_subprocess_exec(
-            *pinned(SERVER_CPU), sys.executable, "-m", "dialajoke", cwd=PROJECT, env=env
-        )
+        args = ["-m", "dialajoke"]
+        if program == FLOOR:
+            args = ["-m", "bench.bare_dialer", "--database", str(database), "--telnyx-url", telnyx_url]
+        service = await asyncio.create_subprocess_exec(*pinned(SERVER_CPU), sys.executable, *args, cwd=PROJECT, env=env)
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(all_in.wait(), START_DELAY_S + firing / RATE_PER_S + 30)
@@ -110,12 +120,26 @@ async def measure(firing: int, pending: int) -> dict[str, Any]:
             await service.wait()
     await runner.cleanup()
     late_s = [arrivals[ref] - due for ref, due in dues.items() if ref in arrivals]
-    return {"firing": firing, "pending": pending, "dialed": len(late_s), **summary_ms(late_s), "late_s": late_s}
+    return {
+        "program": program,
+        "firing": firing,
+        "pending": pending,
+        "dialed": len(late_s),
+        **summary_ms(late_s),
+        "late_s": late_s,
+    }
 
 
 def median_run(firing: int, pending: int, rounds: int) -> dict[str, Any]:
-    """Medians over ``rounds`` runs; the raw samples kept are the run with the median p99."""
-    runs = [asyncio.run(measure(firing, pending)) for _ in range(rounds)]
+    """The floor and the service in turn, ``rounds`` times; medians of each, with the raw samples of its median run."""
+    runs: dict[str, list[dict[str, Any]]] = {FLOOR: [], SERVICE: []}
+    for _ in range(rounds):
+        for program, program_runs in runs.items():
+            program_runs.append(asyncio.run(measure(firing, pending, program)))
+    return {"firing": firing, "pending": pending, **{program: _medians(runs[program]) for program in runs}}
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for run in runs:
         run["late_s"] = [round(late, 6) for late in run["late_s"]]
     keys = ("p50_ms", "p99_ms", "max_ms", "mean_ms")
@@ -131,16 +155,30 @@ def report(results: dict[str, Any]) -> str:
     rows = [
         [
             f"{run['firing']:,} at {RATE_PER_S:,}/s, {run['pending']:,} pending",
-            f"{run['dialed']:,}",
-            run["p50_ms"],
-            run["p99_ms"],
-            run["max_ms"],
+            f"{run[FLOOR]['dialed']:,} / {run[SERVICE]['dialed']:,}",
+            run[FLOOR]["p50_ms"],
+            run[FLOOR]["p99_ms"],
+            run[FLOOR]["max_ms"],
+            run[SERVICE]["p50_ms"],
+            run[SERVICE]["p99_ms"],
+            run[SERVICE]["max_ms"],
             "p99 <= 5 ms",
         ]
         for run in results["runs"]
     ]
-    header = ["calls", "dialed", "p50 ms", "p99 ms", "max ms", "target"]
-    return table(f"Due time to dial request received by Telnyx, median of {results['rounds']}", header, rows)
+    header = [
+        "calls",
+        "dialed (floor / ours)",
+        "floor p50 ms",
+        "floor p99 ms",
+        "floor max ms",
+        "ours p50 ms",
+        "ours p99 ms",
+        "ours max ms",
+        "target",
+    ]
+    title = f"Due time to dial request received by Telnyx, median of {results['rounds']}"
+    return table(title, header, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
