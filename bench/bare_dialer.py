@@ -20,16 +20,13 @@ from pathlib import Path
 
 import aiohttp
 
-from dialajoke.sqlite_thread import SqliteThread
-from dialajoke.store import CHECKPOINT_EVERY
+from .common import open_durable_writer
 
 HORIZON_S = 3600.0
 
 
 async def dial_all(database: Path, telnyx_url: str) -> None:
-    writer = await SqliteThread.open(
-        database, group_commit=True, setup=_set_up, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
-    )
+    writer = await open_durable_writer(database)
     due = await writer.run(_due_within_horizon)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,11 +58,6 @@ def _due_within_horizon(db: sqlite3.Connection) -> list[tuple[int, str, str, str
         " WHERE status = 'scheduled' AND due_at < ? ORDER BY due_at"
     )
     return db.execute(sql, (time.time() + HORIZON_S,)).fetchall()
-
-
-def _set_up(db: sqlite3.Connection) -> None:
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
 
 
 def main() -> None:

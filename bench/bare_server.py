@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import nacl.signing
 from aiohttp import web
 
 from dialajoke.sqlite_thread import SqliteThread
-from dialajoke.store import CHECKPOINT_EVERY
+
+from .common import open_durable_writer
 
 WRITER = web.AppKey("writer", SqliteThread)
 SCHEMA = """
@@ -76,19 +76,11 @@ def make_app(public_key_b64: str, database: Path | None = None) -> web.Applicati
 
 def _writer_for(database: Path) -> Callable[[web.Application], AsyncIterator[None]]:
     async def writer(app: web.Application) -> AsyncIterator[None]:
-        app[WRITER] = await SqliteThread.open(
-            database, group_commit=True, setup=_set_up, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
-        )
+        app[WRITER] = await open_durable_writer(database, SCHEMA)
         yield
         await app[WRITER].close()
 
     return writer
-
-
-def _set_up(db: sqlite3.Connection) -> None:
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.executescript(SCHEMA)
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dialajoke.sqlite_thread import SqliteThread
+from dialajoke.store import CHECKPOINT_EVERY
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVER_CPU, LOAD_CPU = 0, 1
 """The service under test runs on one core and what loads it on the other, where the machine has two."""
@@ -115,3 +118,17 @@ def git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+async def open_durable_writer(database: Path, schema: str = "") -> SqliteThread:
+    """The service's group-commit writer on ``database`` (WAL, full sync), for the floors that write durably."""
+
+    def set_up(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        if schema:
+            db.executescript(schema)
+
+    return await SqliteThread.open(
+        database, group_commit=True, setup=set_up, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
+    )
