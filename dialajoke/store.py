@@ -11,7 +11,6 @@ import abc
 import logging
 import math
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock
+from .ids import unique_id
 from .models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
 from .sqlite_thread import SqliteThread
 
@@ -207,7 +207,7 @@ class SqliteCallStore(CallStore):
         call_control_id: str | None = None,
     ) -> Call:
         now = self._clock.time()
-        ref = uuid.uuid4().hex
+        ref = unique_id()
         due_at = at.timestamp()
 
         def insert(db: sqlite3.Connection) -> int:
