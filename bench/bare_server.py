@@ -3,13 +3,18 @@
 POST /webhook verifies the Ed25519 signature (nothing else); POST /api/calls reads the
 JSON body and answers 201 (no validation, no storage).
 
+With ``--check-numbers``, the booking handler also checks the number to call exactly
+as the service does (``dialajoke.validation.phone_number``: phonenumbers' parse, its
+length and type checks, E.164) and answers 400 for one that fails: a booking service
+that dials only real, affordable numbers cannot do less.
+
 With ``--database``, each also writes what it received durably before answering, as
 plainly as it can be done: the webhook's event id (a duplicate is recognised) and body,
 the booking's JSON, each one row committed with ``synchronous=FULL`` through the same
 group-commit writer the service uses, with no other work. This is the floor for an
 endpoint that must not answer before its data is on disk.
 
-    python -m bench.bare_server --port 9001 --public-key BASE64 [--database PATH]
+    python -m bench.bare_server --port 9001 --public-key BASE64 [--database PATH] [--check-numbers]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import nacl.signing
 from aiohttp import web
 
 from dialajoke.sqlite_thread import SqliteThread
+from dialajoke.validation import phone_number
 
 from .common import open_durable_writer
 
@@ -35,7 +41,7 @@ CREATE TABLE IF NOT EXISTS bookings (id INTEGER PRIMARY KEY, body TEXT NOT NULL)
 """
 
 
-def make_app(public_key_b64: str, database: Path | None = None) -> web.Application:
+def make_app(public_key_b64: str, database: Path | None = None, check_numbers: bool = False) -> web.Application:
     key = nacl.signing.VerifyKey(base64.b64decode(public_key_b64))
 
     async def webhook(request: web.Request) -> web.Response:
@@ -56,6 +62,11 @@ def make_app(public_key_b64: str, database: Path | None = None) -> web.Applicati
     async def create_call(request: web.Request) -> web.Response:
         body = await request.read()
         document = json.loads(body)
+        if check_numbers:
+            try:
+                document["to"] = phone_number(document.get("to"), "US")
+            except ValueError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
         if database is None:
             return web.json_response({"id": 1, **document}, status=201)
         sql = "INSERT INTO bookings (body) VALUES (?)"
@@ -88,8 +99,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--public-key", required=True)
     parser.add_argument("--database", type=Path, help="write each request durably to this SQLite file")
+    parser.add_argument("--check-numbers", action="store_true", help="check each booking's number as the service does")
     args = parser.parse_args()
-    app = make_app(args.public_key, args.database)
+    app = make_app(args.public_key, args.database, args.check_numbers)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

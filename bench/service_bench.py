@@ -12,6 +12,9 @@ both see the same machine.
 - For both POST endpoints a third server, the bare handler plus one durable write
   (the request's row committed through the service's group-commit writer, nothing
   else), shows what durability alone costs on this runtime.
+- For POST /api/calls a fourth, that durable handler also checking the number to call
+  exactly as the service does (phonenumbers), shows the floor of a booking endpoint
+  that may dial only real, affordable numbers.
 - GET /health, for reference: what routing, the middlewares and one read of the store
   cost on their own.
 - POST /api/calls: the service validates the request and commits the call before the
@@ -52,9 +55,14 @@ CONNECTIONS = 50
 BOOKING_REGIONS = ("US", "GB", "DE", "FR", "IE", "AU", "IN", "BR")
 HEALTH = ["/health\t\t\t"]
 """GET /health: the framework's share (routing, middlewares, one read of the store) alone."""
-BARE, DURABLE, OURS = "bare aiohttp", "bare + durable write", "Dial-A-Joke"
-WRITES = ("webhook", "api_calls")
-"""The endpoints that must write before answering: only these are run against the durable bare server."""
+BARE, DURABLE, CHECKED, OURS = (
+    "bare aiohttp",
+    "bare + durable write",
+    "bare + number check + durable write",
+    "Dial-A-Joke",
+)
+FLOOR_ENDPOINTS = {DURABLE: ("webhook", "api_calls"), CHECKED: ("api_calls",)}
+"""The endpoints each floor is run for: those that must write (and check a number) before answering."""
 
 
 class Server:
@@ -156,7 +164,7 @@ def run(quick: bool) -> dict[str, Any]:
             for endpoint, requests in (("webhook", None), ("api_calls", booking_requests(5_000)), ("health", HEALTH)):
                 for _ in range(rounds):
                     for server in servers:
-                        if server.name == DURABLE and endpoint not in WRITES:
+                        if endpoint not in FLOOR_ENDPOINTS.get(server.name, (endpoint,)):
                             continue
                         lines = requests or webhook_requests(signing_key, int(duration_s * 12_000))
                         requests_file = tmp / f"{endpoint}.txt"
@@ -173,7 +181,7 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 def _start_servers(tmp: Path, public_key: str) -> list[Server]:
-    bare_port, durable_port, service_port = unused_port(), unused_port(), unused_port()
+    bare_port, durable_port, checked_port, service_port = unused_port(), unused_port(), unused_port(), unused_port()
     bare = Server(
         BARE,
         ["-m", "bench.bare_server", "--port", str(bare_port), "--public-key", public_key],
@@ -183,6 +191,10 @@ def _start_servers(tmp: Path, public_key: str) -> list[Server]:
     )
     durable_args = ["--port", str(durable_port), "--public-key", public_key, "--database", str(tmp / "bare.sqlite3")]
     durable = Server(DURABLE, ["-m", "bench.bare_server", *durable_args], {}, durable_port, tmp / "durable.log")
+    checked_args = ["--port", str(checked_port), "--public-key", public_key, "--database", str(tmp / "checked.sqlite3")]
+    checked = Server(
+        CHECKED, ["-m", "bench.bare_server", *checked_args, "--check-numbers"], {}, checked_port, tmp / "checked.log"
+    )
     service_env = {
         "DIALAJOKE_HTTP__PORT": str(service_port),
         "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
@@ -195,7 +207,7 @@ def _start_servers(tmp: Path, public_key: str) -> list[Server]:
         "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
     }
     service = Server(OURS, ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
-    servers = [bare, durable, service]
+    servers = [bare, durable, checked, service]
     for server in servers:
         server.wait_ready()
     return servers
@@ -214,18 +226,21 @@ def report(results: dict[str, Any]) -> str:
         "health": "GET /health",
     }
     for endpoint, by_server in results["runs"].items():
-        bare, durable, ours = by_server[BARE], by_server.get(DURABLE), by_server[OURS]
+        bare, ours = by_server[BARE], by_server[OURS]
+        durable, checked = by_server.get(DURABLE), by_server.get(CHECKED)
         bare_rps = median(bare, "rps")
         rows.append(
             [
                 labels[endpoint],
                 bare_rps,
                 median(durable, "rps") / bare_rps if durable else "",
+                median(checked, "rps") / bare_rps if checked else "",
                 median(ours, "rps"),
                 median(ours, "rps") / bare_rps,
                 targets[endpoint],
                 median(bare, "cpu_us_per_request"),
                 median(durable, "cpu_us_per_request") if durable else "",
+                median(checked, "cpu_us_per_request") if checked else "",
                 median(ours, "cpu_us_per_request"),
                 median(bare, "p99_us") / 1e3,
                 median(ours, "p99_us") / 1e3,
@@ -240,11 +255,13 @@ def report(results: dict[str, Any]) -> str:
         "endpoint",
         "bare req/s",
         "bare + durable write, ratio",
+        "bare + number check + durable write, ratio",
         "Dial-A-Joke req/s",
         "ratio",
         "target",
         "bare CPU µs/req",
         "bare + durable CPU µs/req",
+        "bare + check + durable CPU µs/req",
         "ours CPU µs/req",
         "bare p99 ms",
         "ours p99 ms",
