@@ -1,9 +1,9 @@
 """Identifiers unique across processes and restarts, made without a system call each.
 
-``uuid.uuid4()`` reads the kernel's random source for every id, and that read lets go
-of the interpreter lock: on the busiest paths (every request, every booking) the
-database thread then takes the lock and the request waits for it back. One random tag
-per process and a counter give ids as unique, at the cost of a format call.
+``uuid.uuid4()`` reads the kernel's random source for every id, a system call that
+also lets go of the interpreter lock, so on the busiest paths (every request, every
+booking) the database thread can take the lock in the middle of a request. One random
+tag per process and a counter give ids as unique, at the cost of a format call.
 """
 
 from __future__ import annotations
