@@ -22,8 +22,8 @@ from .config import Config, ConfigError, TelnyxConfig
 from .dialer import DialGate
 from .inbox import WebhookInbox
 from .jokes import HttpJokes, JokeSource, OfflineJokes
-from .metrics import Metrics, metrics_middleware
-from .middlewares import error_middleware, request_id_middleware
+from .metrics import Metrics
+from .middlewares import error_middleware, metrics_middleware, request_id_middleware
 from .models import Call
 from .routes import setup_routes
 from .scheduler import UnifiedTimedQueue

@@ -1,10 +1,11 @@
-"""GET /health for load balancers and GET /info for people."""
+"""The operator's endpoints: GET /health for load balancers, /info for people, /metrics for Prometheus."""
 
 from __future__ import annotations
 
 import time
 
 from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from . import __version__, keys
 
@@ -25,3 +26,11 @@ async def info(request: web.Request) -> web.Response:
             "telnyx": "live" if app[keys.CONFIG].telnyx.is_live else "simulator",
         }
     )
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    app = request.app
+    counts = await app[keys.STORE].count_by_status()
+    response = web.Response(body=app[keys.METRICS].exposition(counts))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

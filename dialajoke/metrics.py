@@ -2,19 +2,15 @@
 
 Each app has its own registry, so two apps in one process (as in the tests) never
 share counters. Call counts are read from the store when scraped: the database is
-the truth, and nothing in the call flow has to remember to count.
+the truth, and nothing in the call flow has to remember to count. This module only
+defines the instruments; the middleware that times requests and the /metrics handler
+live with the other middlewares and operator endpoints.
 """
 
 from __future__ import annotations
 
-import time
-
-from aiohttp import web
-from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from . import keys
 from .models import CallStatus
 
 
@@ -44,39 +40,9 @@ class Metrics:
             "dialajoke_pending_calls", "Calls booked and waiting for their time", registry=self.registry
         )
 
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        route = _route_name(request)
-        metrics = request.app[keys.METRICS]
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_latency.labels(route).observe(time.perf_counter() - started)
-
-
-def _route_name(request: web.Request) -> str:
-    """The route's pattern, never the raw path, so ids and junk URLs cannot explode the label set."""
-    route = request.match_info.route
-    resource = route.resource
-    return resource.canonical if resource is not None and route.handler is not None else "unmatched"
-
-
-async def serve_metrics(request: web.Request) -> web.Response:
-    app = request.app
-    metrics = app[keys.METRICS]
-    counts = await app[keys.STORE].count_by_status()
-    for status in CallStatus:
-        metrics.calls.labels(status.value).set(counts.get(status, 0))
-    metrics.pending.set(counts.get(CallStatus.SCHEDULED, 0))
-    response = web.Response(body=generate_latest(metrics.registry))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
+    def exposition(self, counts: dict[CallStatus, int]) -> bytes:
+        """The registry in Prometheus' text format, with the call gauges set from ``counts``."""
+        for status in CallStatus:
+            self.calls.labels(status.value).set(counts.get(status, 0))
+        self.pending.set(counts.get(CallStatus.SCHEDULED, 0))
+        return generate_latest(self.registry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -25,6 +26,32 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MACHINE_PREFIXES = ("/api", "/webhook")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request by its route, whatever the outcome."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = _route_name(request)
+        metrics = request.app[keys.METRICS]
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+
+
+def _route_name(request: web.Request) -> str:
+    """The route's pattern, never the raw path, so ids and junk URLs cannot explode the label set."""
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None and route.handler is not None else "unmatched"
 
 
 @web.middleware

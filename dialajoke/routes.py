@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
-from . import api, health, metrics, views, webhook
+from . import api, health, views, webhook
 from .config import CorsConfig
 
 CALL_ID = "{call_id:[0-9]{1,19}}"
@@ -20,7 +20,7 @@ def setup_routes(app: web.Application, cors: CorsConfig) -> None:
     router.add_post("/webhook", webhook.receive_webhook, name="webhook")
     router.add_get("/health", health.health, name="health")
     router.add_get("/info", health.info, name="info")
-    router.add_get("/metrics", metrics.serve_metrics, name="metrics")
+    router.add_get("/metrics", health.serve_metrics, name="metrics")
     api_routes = [
         router.add_post("/api/calls", api.create_call, name="api_create_call"),
         router.add_get("/api/calls", api.list_calls, name="api_calls"),
