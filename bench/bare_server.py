@@ -4,7 +4,7 @@ POST /webhook verifies the Ed25519 signature (nothing else); POST /api/calls rea
 JSON body and answers 201 (no validation, no storage).
 
 With ``--check-numbers``, the booking handler also checks the number to call exactly
-as the service does (``dialajoke.validation.phone_number``: phonenumbers' parse, its
+as the service does (``dialajoke.calls.validation.phone_number``: phonenumbers' parse, its
 length and type checks, E.164) and answers 400 for one that fails: a booking service
 that dials only real, affordable numbers cannot do less.
 
@@ -29,8 +29,8 @@ import nacl.exceptions
 import nacl.signing
 from aiohttp import web
 
-from dialajoke.sqlite_thread import SqliteThread
-from dialajoke.validation import phone_number
+from dialajoke.calls.validation import phone_number
+from dialajoke.store.sqlite_thread import SqliteThread
 
 from .common import open_durable_writer
 

@@ -15,8 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dialajoke.sqlite_thread import SqliteThread
-from dialajoke.store import CHECKPOINT_EVERY
+from dialajoke.store.sqlite import CHECKPOINT_EVERY
+from dialajoke.store.sqlite_thread import SqliteThread
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVER_CPU, LOAD_CPU = 0, 1

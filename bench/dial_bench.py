@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
-from dialajoke.store import SCHEMA
+from dialajoke.store.sqlite import SCHEMA
 
 from .common import LOAD_CPU, SERVER_CPU, pin_this_process, pinned, summary_ms, table, write_results
 

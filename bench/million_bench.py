@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp.test_utils import unused_port
 
-from dialajoke.store import SCHEMA
+from dialajoke.store.sqlite import SCHEMA
 
 from .common import table, write_results
 

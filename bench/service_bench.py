@@ -45,7 +45,7 @@ import nacl.signing
 import phonenumbers
 from aiohttp.test_utils import unused_port
 
-from dialajoke.signing import public_key_b64, sign
+from dialajoke.telnyx.signing import public_key_b64, sign
 
 from .common import LOAD_CPU, SERVER_CPU, pinned, table, write_results
 

@@ -15,22 +15,16 @@ import jinja2
 from aiohttp import web
 
 from . import __version__, keys
-from .bookings import Bookings
-from .call_control import CallControl
+from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, OfflineJokes, WebhookInbox
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
-from .dialer import DialGate
-from .inbox import WebhookInbox
-from .jokes import HttpJokes, JokeSource, OfflineJokes
 from .metrics import Metrics
-from .middlewares import error_middleware, metrics_middleware, request_id_middleware
 from .models import Call
-from .routes import setup_routes
 from .scheduler import UnifiedTimedQueue
-from .signing import SignatureVerifier
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
-from .telnyx import RetryPolicy, TelnyxClient
+from .telnyx import RetryPolicy, SignatureVerifier, TelnyxClient
+from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
 
 logger = logging.getLogger(__name__)
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from .bookings import Bookings
-from .call_control import CallControl
+from .calls import Bookings, CallControl, DialGate, JokeSource, WebhookInbox
 from .clock import Clock
 from .config import Config
-from .dialer import DialGate
-from .inbox import WebhookInbox
-from .jokes import JokeSource
 from .metrics import Metrics
 from .scheduler import UnifiedTimedQueue
-from .signing import SignatureVerifier
 from .simulator import TelnyxSimulator
 from .store import CallStore
-from .telnyx import TelnyxClient
+from .telnyx import SignatureVerifier, TelnyxClient
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)

@@ -17,7 +17,7 @@ import aiohttp
 import nacl.signing
 from aiohttp.test_utils import unused_port
 
-from dialajoke.signing import public_key_b64
+from dialajoke.telnyx.signing import public_key_b64
 
 from .service import PROJECT
 

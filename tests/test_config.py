@@ -12,7 +12,7 @@ import nacl.signing
 import pytest
 
 from dialajoke.config import Config, ConfigError, load_config
-from dialajoke.signing import public_key_b64
+from dialajoke.telnyx.signing import public_key_b64
 
 PROJECT = Path(__file__).resolve().parent.parent
 SECRET = "KEY0123SECRETVALUE_9f8e7d"

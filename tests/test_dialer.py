@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dialajoke.dialer import DialGate, GateClosed
+from dialajoke.calls.dialer import DialGate, GateClosed
 
 
 async def admitted_in_order(gate: DialGate, call_ids: list[int]) -> list[int]:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dialajoke import keys
-from dialajoke.bookings import Bookings
+from dialajoke.calls.bookings import Bookings
+from dialajoke.calls.validation import CallRequest
 from dialajoke.config import SchedulerConfig
 from dialajoke.scheduler import UnifiedTimedQueue
 from dialajoke.store import SqliteCallStore
-from dialajoke.validation import CallRequest
 
 from .clock import ManualClock
 from .service import Service, service_config

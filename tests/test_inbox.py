@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dialajoke.events import TelnyxEvent, parse_event
-from dialajoke.inbox import WebhookInbox
+from dialajoke.calls.inbox import WebhookInbox
 from dialajoke.store import SqliteCallStore
+from dialajoke.telnyx.events import TelnyxEvent, parse_event
 
 from .clock import ManualClock
 from .webhooks import envelope
@@ -120,7 +120,7 @@ async def test_an_event_that_keeps_failing_is_logged_with_its_call_and_set_aside
     inbox = WebhookInbox(store, processor, clock, max_attempts=2, retry_delay_s=0.001)
     await inbox.start()
 
-    with caplog.at_level(logging.ERROR, logger="dialajoke.inbox"):
+    with caplog.at_level(logging.ERROR, logger="dialajoke.calls.inbox"):
         await inbox.accept(*event(7))
         await asyncio.wait_for(inbox.drain(), 5)
     await inbox.close(1)

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 from pytest_aiohttp import AiohttpServer
 
-from dialajoke.jokes import MAX_SPEAK_CHARS, HttpJokes, OfflineJokes, fit_for_speech
+from dialajoke.calls.jokes import MAX_SPEAK_CHARS, HttpJokes, OfflineJokes, fit_for_speech
 
 OFFLINE_JOKE = "An offline joke, told when the API cannot."
 
@@ -172,12 +172,12 @@ async def test_http_jokes_falls_back_when_the_api_answers_badly(
     server = await joke_api(aiohttp_server, handler)
     url = str(server.make_url("/j"))
 
-    with caplog.at_level(logging.WARNING, logger="dialajoke.jokes"):
+    with caplog.at_level(logging.WARNING, logger="dialajoke.calls.jokes"):
         text = await http_jokes(session, url, fallback).joke()
 
     assert text == OFFLINE_JOKE
     assert fallback.told == 1
-    [record] = [record for record in caplog.records if record.name == "dialajoke.jokes"]
+    [record] = [record for record in caplog.records if record.name == "dialajoke.calls.jokes"]
     assert record.levelno == logging.WARNING
     assert url in record.getMessage()
 
@@ -199,7 +199,7 @@ async def test_http_jokes_falls_back_when_the_api_is_slower_than_the_timeout(
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with caplog.at_level(logging.WARNING, logger="dialajoke.jokes"):
+    with caplog.at_level(logging.WARNING, logger="dialajoke.calls.jokes"):
         text = await jokes.joke()
     waited = loop.time() - started
     release.set()
@@ -214,7 +214,7 @@ async def test_http_jokes_falls_back_when_nothing_listens(
 ) -> None:
     url = f"http://127.0.0.1:{unused_port()}/j"
 
-    with caplog.at_level(logging.WARNING, logger="dialajoke.jokes"):
+    with caplog.at_level(logging.WARNING, logger="dialajoke.calls.jokes"):
         text = await http_jokes(session, url, fallback).joke()
 
     assert text == OFFLINE_JOKE

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import nacl.signing
 import pytest
 
-from dialajoke.signing import (
+from dialajoke.telnyx.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,

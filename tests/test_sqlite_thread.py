@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dialajoke.sqlite_thread import SqliteThread, SqliteThreadClosed
+from dialajoke.store.sqlite_thread import SqliteThread, SqliteThreadClosed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import unused_port
 from pytest_aiohttp import AiohttpServer
 
-from dialajoke.telnyx import DialedCall, RetryPolicy, TelnyxClient, TelnyxError
+from dialajoke.telnyx.client import DialedCall, RetryPolicy, TelnyxClient, TelnyxError
 
 API_KEY = "KEY0123456789ABCDEF"
 SINGLE_ATTEMPT = RetryPolicy(max_attempts=1)

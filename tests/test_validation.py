@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dialajoke.validation import (
+from dialajoke.calls.validation import (
     BookingRules,
     CallRequest,
     InvalidRequest,

@@ -7,7 +7,7 @@ import logging
 import nacl.signing
 import pytest
 
-from dialajoke.signing import sign
+from dialajoke.telnyx.signing import sign
 
 from .service import Service
 from .webhooks import envelope, post_webhook

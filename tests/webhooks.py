@@ -9,7 +9,7 @@ from typing import Any
 import nacl.signing
 from aiohttp import ClientResponse
 
-from dialajoke.signing import sign
+from dialajoke.telnyx.signing import sign
 
 from .service import Service
 

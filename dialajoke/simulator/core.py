@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..background import BackgroundTasks
 from ..clock import Clock
-from ..signing import public_key_b64, sign
+from ..telnyx.signing import public_key_b64, sign
 from .faults import Faults, inject_faults
 from .wire import ApiError, call_data, e164, envelope, json_body, telnyx_errors
 

@@ -12,10 +12,10 @@ import logging
 
 from aiohttp import web
 
-from . import keys
-from .events import EventError, parse_event
+from .. import keys
+from ..telnyx.events import EventError, parse_event
+from ..telnyx.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
 from .problems import PROBLEM_TYPES, Problem
-from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
 
 logger = logging.getLogger(__name__)
 

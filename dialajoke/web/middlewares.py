@@ -17,8 +17,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import keys
-from .ids import unique_id
+from .. import keys
+from ..ids import unique_id
 from .problems import CONTENT_TYPE, PROBLEM_TYPES, Problem
 
 logger = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ import logging
 import math
 from datetime import UTC, datetime
 
-from .clock import Clock
-from .config import SchedulerConfig
-from .models import Call, CallStatus, Direction
-from .scheduler import UnifiedTimedQueue
-from .store import CallStore
+from ..clock import Clock
+from ..config import SchedulerConfig
+from ..models import Call, CallStatus, Direction
+from ..scheduler import UnifiedTimedQueue
+from ..store import CallStore
 from .validation import BookingRules, CallRequest, server_timezone
 
 logger = logging.getLogger(__name__)

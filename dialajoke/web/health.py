@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from . import __version__, keys
+from .. import __version__, keys
 
 
 async def health(request: web.Request) -> web.Response:

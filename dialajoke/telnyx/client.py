@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from .config import JOKE_TIME_LIMIT_S
+from ..config import JOKE_TIME_LIMIT_S
 
 logger = logging.getLogger(__name__)
 

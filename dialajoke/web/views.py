@@ -7,10 +7,10 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from . import keys
-from .models import FINAL_STATUSES, CallStatus
+from .. import keys
+from ..calls.validation import InvalidRequest, parse_form
+from ..models import FINAL_STATUSES, CallStatus
 from .problems import PROBLEM_TYPES, Problem
-from .validation import InvalidRequest, parse_form
 
 TABLE_ROWS = 50
 FORM_FIELDS = ("to", "date", "time", "timezone")

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys
-from .bookings import CallNotCancellable, CallNotFound
-from .models import Call, CallStatus
+from .. import keys
+from ..calls.bookings import CallNotCancellable, CallNotFound
+from ..calls.validation import InvalidRequest, parse_json_request
+from ..models import Call, CallStatus
 from .problems import PROBLEM_TYPES, Problem
-from .validation import InvalidRequest, parse_json_request
 
 MAX_LIST_LIMIT = 200
 MAX_SQLITE_INTEGER = 2**63 - 1

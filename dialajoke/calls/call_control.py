@@ -14,16 +14,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
-from .background import BackgroundTasks
-from .clock import Clock
-from .config import TelnyxConfig
+from ..background import BackgroundTasks
+from ..clock import Clock
+from ..config import TelnyxConfig
+from ..models import Call, CallStatus, Direction
+from ..scheduler import UnifiedTimedQueue
+from ..store import CallStore
+from ..telnyx.client import TelnyxClient, TelnyxError
+from ..telnyx.events import TelnyxEvent, encode_client_state
 from .dialer import DialGate, GateClosed
-from .events import TelnyxEvent, encode_client_state
 from .jokes import JokeSource
-from .models import Call, CallStatus, Direction
-from .scheduler import UnifiedTimedQueue
-from .store import CallStore
-from .telnyx import TelnyxClient, TelnyxError
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
+from ..config import CorsConfig
 from . import api, health, views, webhook
-from .config import CorsConfig
 
 CALL_ID = "{call_id:[0-9]{1,19}}"
 

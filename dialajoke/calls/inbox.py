@@ -20,9 +20,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from .clock import Clock
-from .events import EventError, TelnyxEvent, parse_event
-from .store import CallStore
+from ..clock import Clock
+from ..store import CallStore
+from ..telnyx.events import EventError, TelnyxEvent, parse_event
 
 logger = logging.getLogger(__name__)
 

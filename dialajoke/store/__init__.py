@@ -1,0 +1,7 @@
+"""Where calls and webhook events live: the CallStore contract and its backends."""
+
+from .contract import CallStore
+from .sqlite import SqliteCallStore
+from .sqlite_thread import SqliteThread, SqliteThreadClosed
+
+__all__ = ["CallStore", "SqliteCallStore", "SqliteThread", "SqliteThreadClosed"]
