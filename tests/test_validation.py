@@ -82,6 +82,35 @@ def test_a_number_that_cannot_be_called_is_refused_on_to(number: str, says: str)
     assert says in errors["to"]
 
 
+@pytest.mark.parametrize(
+    ("number", "character"),
+    [("\u0000+12125559876", "U+0000"), ("+1 202\u200b555 0142", "U+200B"), ("+1202555014\n2", "U+000A")],
+)
+def test_a_number_with_an_invisible_character_is_refused_and_the_character_named(number: str, character: str) -> None:
+    errors = api_errors(booking(to=number))
+
+    assert list(errors) == ["to"]
+    assert character in errors["to"]
+
+
+@pytest.mark.parametrize("number", ["+1 212 555 9876 ext. 5", "+12125559876;ext=5", "+1 212 555 9876 x5"])
+def test_a_number_with_an_extension_is_refused_rather_than_dialed_without_it(number: str) -> None:
+    errors = api_errors(booking(to=number))
+
+    assert list(errors) == ["to"]
+    assert "extensions cannot be dialed" in errors["to"]
+    assert "(5)" in errors["to"]
+
+
+@pytest.mark.parametrize(
+    ("number", "stored"),
+    [("1-800-FLOWERS", "+18003569377"), ("+1 \uff12\uff10\uff12 555 0142", "+12025550142")],
+)
+def test_vanity_letters_and_other_digits_are_read_as_the_number_they_spell(number: str, stored: str) -> None:
+    """Accepted, because the normalised number is what the page and the API show back."""
+    assert parse_json_request(booking(to=number), RULES).to == stored
+
+
 def test_a_missing_number_is_refused_on_to() -> None:
     errors = api_errors({"at": "2027-03-02T09:30:00Z"})
 

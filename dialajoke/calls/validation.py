@@ -7,6 +7,7 @@ form can print the message beside the field and the API can list it in ``errors`
 from __future__ import annotations
 
 import os
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,12 +97,19 @@ def phone_number(raw: object, default_region: str) -> str:
     """A possible and valid number, in E.164; numbers without a + are read in ``default_region``."""
     if not isinstance(raw, str) or not raw.strip():
         raise _FieldProblem("enter the phone number to call, e.g. +1 312 555 0100")
+    _refuse_invisible_characters(raw)
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
         raise _FieldProblem(
             "this is not a phone number: use digits, with the country code, e.g. +44 20 7946 0958"
         ) from None
+    if parsed.extension:
+        # phonenumbers keeps the extension apart and E.164 drops it: the call would ring
+        # the main line and never reach the extension the person typed.
+        raise _FieldProblem(
+            f"extensions cannot be dialed: remove the extension ({parsed.extension}) and book the line's own number"
+        )
     # number_type is UNKNOWN exactly when is_valid_number is False, and a valid number is
     # always of a possible length: one question settles a good number, the cheaper
     # length check only says why a bad one is bad.
@@ -113,6 +121,20 @@ def phone_number(raw: object, default_region: str) -> str:
     if kind in COSTLY_NUMBER_TYPES:
         raise _FieldProblem("premium-rate and shared-cost numbers cannot be called")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _refuse_invisible_characters(raw: str) -> None:
+    """Control and format characters (NUL, zero-width space...) that phonenumbers would silently skip.
+
+    A number that carries them was not typed by a person, or hides something from the one
+    who reads it back; the field error names the character so it can be found.
+    """
+    for character in raw:
+        if unicodedata.category(character) in ("Cc", "Cf"):
+            raise _FieldProblem(
+                f"remove the invisible character U+{ord(character):04X} from the number:"
+                " use digits, spaces, + - ( ) and ."
+            )
 
 
 def timezone_name(raw: object) -> str:
