@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from .logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, os.environ)
-        logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(config.log_level)
         app = create_app(config)
         app.on_startup.append(_freeze_start_up_heap)
     except ConfigError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import logging
 import sys
 from collections.abc import AsyncIterator
 
@@ -18,6 +17,7 @@ import nacl.signing
 from aiohttp import web
 
 from ..clock import SystemClock
+from ..logs import configure_logging
 from .core import TelnyxSimulator
 
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signing-seed", help="base64 of a 32-byte Ed25519 seed; random when absent")
     parser.add_argument("--time-scale", type=float, default=1.0, help="1 plays calls in real time")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("INFO")
     seed = base64.b64decode(args.signing_seed) if args.signing_seed else None
     simulator = TelnyxSimulator(
         SystemClock(),

@@ -1,0 +1,103 @@
+"""Phone numbers never reach a log line whole."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import unused_port
+
+from dialajoke.logs import LOG_FORMAT, MaskPhoneNumbers, mask_number, mask_numbers
+
+from .processes import ServiceProcess, Telnyx
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+12025550142", "+1202555****42"),
+        ("+442079460958", "+4420794****58"),
+        ("+3531234567", "+353123****67"),
+        ("+1234567", "+123****67"),
+    ],
+)
+def test_a_number_keeps_its_start_and_last_two_digits(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+
+
+def test_every_number_in_a_text_is_masked_and_nothing_else() -> None:
+    text = "call 7 to +12025550142 from +13125550100 at 2030-01-31T09:30:00+00:00, ref 1234567890"
+
+    assert mask_numbers(text) == (
+        "call 7 to +1202555****42 from +1312555****00 at 2030-01-31T09:30:00+00:00, ref 1234567890"
+    )
+
+
+def formatted(record: logging.LogRecord) -> str:
+    assert MaskPhoneNumbers().filter(record)
+    return logging.Formatter(LOG_FORMAT).format(record)
+
+
+def test_a_number_passed_as_an_argument_is_masked_in_the_line() -> None:
+    record = logging.LogRecord(
+        "dialajoke", logging.INFO, __file__, 1, "call %s to %s booked", (7, "+12025550142"), None
+    )
+
+    line = formatted(record)
+
+    assert "call 7 to +1202555****42 booked" in line
+    assert "0142" not in line
+
+
+def test_a_number_in_a_traceback_is_masked() -> None:
+    try:
+        raise ValueError("Telnyx refused +12025550142")
+    except ValueError as exc:
+        record = logging.LogRecord("dialajoke", logging.ERROR, __file__, 1, "dial failed", (), (ValueError, exc, None))
+
+    line = formatted(record)
+
+    assert "Telnyx refused +1202555****42" in line
+    assert "+12025550142" not in line
+
+
+async def inbound_call_id(service: ServiceProcess, timeout_s: float = 30) -> int:
+    """The id of the first call someone rang in on, once the service has stored it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, listing = await service.request("GET", "/api/calls")
+        inbound = [call["id"] for call in listing["calls"] if call["direction"] == "inbound"]
+        if inbound:
+            return int(inbound[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no inbound call was stored within {timeout_s} s")
+
+
+async def test_the_running_service_and_simulator_never_log_a_whole_number(tmp_path: Path) -> None:
+    service_port = unused_port()
+    telnyx = Telnyx(tmp_path, service_port, time_scale=0.1)
+    await telnyx.process.ready()
+    service = ServiceProcess(tmp_path, service_port, telnyx)
+    try:
+        await service.start()
+        call_id = await service.book("+12025550142", in_s=1)
+        call = await service.wait_for(call_id, {"completed"})
+        async with aiohttp.ClientSession() as session:
+            await session.post(f"{telnyx.url}/inbound-calls", json={"from": "+353861234567"})
+        inbound = await service.wait_for(await inbound_call_id(service), {"completed"})
+    finally:
+        if service.process is not None:
+            service.process.stop()
+        telnyx.process.kill()
+
+    logs = (tmp_path / "service.log").read_text() + (tmp_path / "simulator.log").read_text()
+    assert (call["to"], inbound["from"]) == ("+12025550142", "+353861234567")
+    assert "+1202555****42" in logs
+    assert "+12025550142" not in logs
+    assert "+13125550100" not in logs
+    assert "+3538612****67" in logs
+    assert "+353861234567" not in logs
