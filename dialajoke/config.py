@@ -2,8 +2,9 @@
 
 ``DIALAJOKE_`` + the key path in capitals, levels joined by ``__``, overrides a key:
 ``DIALAJOKE_TELNYX__API_KEY`` sets ``telnyx.api_key``. The models' defaults are the working
-development settings (config.dev.json spells them out). The models are strict, so a value
-in the file must have its JSON type; a value from the environment is text, which
+development settings: config.dev.json spells them out, and README's table of settings is
+rendered from the descriptions (settings_table.py). The models are strict, so a value in
+the file must have its JSON type; a value from the environment is text, which
 pydantic-settings converts first. A bad value stops start-up with one line naming the key.
 """
 
