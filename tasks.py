@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 from invoke import Context, task
 
@@ -38,6 +39,15 @@ def format(c: Context) -> None:  # noqa: A001 - the task is called "format" on t
     """Format the code and fix what ruff can fix by itself."""
     c.run(f"{sys.executable} -m ruff format {PACKAGES}")
     c.run(f"{sys.executable} -m ruff check --fix {PACKAGES}")
+
+
+@task
+def settings_table(c: Context) -> None:
+    """Rewrite README's table of settings from the models' descriptions (after adding or changing a setting)."""
+    from dialajoke.settings_table import with_settings_table
+
+    readme = Path(__file__).with_name("README.md")
+    readme.write_text(with_settings_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 @task(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import logging
 import os
 import sys
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .app import create_app
-from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from .logs import configure_logging
+
+logger = logging.getLogger("dialajoke")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,13 +31,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("dialajoke").info(
-        "serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url
-    )
+    if warning := webhook_port_warning(config):
+        logger.warning("%s", warning)
+    logger.info("serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url)
     web.run_app(
         app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
     )
     return 0
+
+
+def webhook_port_warning(config: Config) -> str | None:
+    """The usual slip of changing http.port alone: public_url still names this machine, on another port.
+
+    Telnyx (or the embedded simulator) would then post every webhook where nothing
+    listens, and calls would hang until calls.stale_after_s. A public_url on another host
+    is left alone: a proxy or tunnel may well forward a different port.
+    """
+    url = urlsplit(config.public_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if not _is_loopback(url.hostname or "") or port == config.http.port:
+        return None
+    return f"webhooks will go to {config.webhook_url}, which is not this service's port: set public_url too"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _freeze_start_up_heap(app: web.Application) -> None:

@@ -134,11 +134,12 @@ def _telnyx_account(app: web.Application) -> TelnyxAccount:
     simulator = app.get(keys.SIMULATOR)
     if simulator is None:
         telnyx = config.telnyx
-        return TelnyxAccount(telnyx, telnyx.public_key, telnyx.api_base_url, telnyx.api_key)
-    settings = dataclasses.replace(
-        config.telnyx,
-        connection_id=config.telnyx.connection_id or "simulator",
-        from_number=config.telnyx.from_number or simulator.number,
+        return TelnyxAccount(telnyx, telnyx.public_key, telnyx.api_base_url, telnyx.api_key.get_secret_value())
+    settings = config.telnyx.model_copy(
+        update={
+            "connection_id": config.telnyx.connection_id or "simulator",
+            "from_number": config.telnyx.from_number or simulator.number,
+        }
     )
     return TelnyxAccount(settings, simulator.public_key, _local_base_url(config) + "/simulator/v2", simulator.api_key)
 

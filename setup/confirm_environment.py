@@ -301,14 +301,14 @@ def check_database_folder(database_path: str) -> Check:
 
 def check_telnyx(telnyx: TelnyxConfig) -> list[Check]:
     """Offline: do the four settings look like what the Telnyx portal hands out? The key is never shown."""
-    if not telnyx.api_key:
+    if not telnyx.is_live:
         return [Check.ok("Telnyx: no telnyx.api_key, so calls go to the embedded simulator")]
     from dialajoke.config import is_e164, is_ed25519_public_key
 
     portal = "copy it from the Telnyx portal (README: Using a real Telnyx account)"
     return [
         _looks(
-            telnyx.api_key.startswith("KEY"),
+            telnyx.api_key.get_secret_value().startswith("KEY"),
             "telnyx.api_key looks like a Telnyx API v2 key (starts with KEY)",
             "telnyx.api_key does not start with KEY, so it is not a Telnyx API v2 key",
             f"{portal}: Account settings, API Keys",
@@ -340,7 +340,7 @@ def _looks(fine: bool, ok: str, wrong: str, fix: str) -> Check:
 
 def check_telnyx_online(telnyx: TelnyxConfig) -> list[Check]:
     """Ask Telnyx itself, with two cheap read-only requests: is the key accepted, does the application exist?"""
-    if not telnyx.api_key:
+    if not telnyx.is_live:
         return [Check.skip("--online: there is no telnyx.api_key to try")]
     key = _telnyx_get(telnyx, "/balance")
     if key is not None:
@@ -359,7 +359,7 @@ def _telnyx_get(telnyx: TelnyxConfig, path: str) -> Check | None:
     """None when Telnyx answers 2xx, else the failed check that says why."""
     request = urllib.request.Request(
         telnyx.api_base_url.rstrip("/") + path,
-        headers={"Authorization": f"Bearer {telnyx.api_key}", "Accept": "application/json"},
+        headers={"Authorization": f"Bearer {telnyx.api_key.get_secret_value()}", "Accept": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=telnyx.request_timeout_s):

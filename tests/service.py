@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ def service_config(database: Path, **changes: Any) -> Config:
         simulator=SimulatorConfig(time_scale=0.0),
         telnyx=quick_telnyx(),
     )
-    return dataclasses.replace(config, **changes)
+    return config.model_copy(update=changes)
 
 
 def quick_telnyx(**changes: Any) -> TelnyxConfig:

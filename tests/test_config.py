@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nacl.signing
 import pytest
+from pydantic import ValidationError
 
 from dialajoke.config import Config, ConfigError, load_config
 from dialajoke.telnyx.signing import public_key_b64
@@ -84,6 +86,13 @@ def test_values_in_the_file_are_used(tmp_path: Path) -> None:
             id="tuple",
         ),
         pytest.param("DIALAJOKE_CORS__ORIGINS", "", lambda c: c.cors.origins, (), id="empty-tuple"),
+        pytest.param(
+            "DIALAJOKE_CORS__ORIGINS",
+            '["https://a.example.com", "https://b.example.com"]',
+            lambda c: c.cors.origins,
+            ("https://a.example.com", "https://b.example.com"),
+            id="tuple-as-json",
+        ),
     ],
 )
 def test_an_environment_variable_overrides_the_file(
@@ -128,6 +137,7 @@ def test_an_unknown_environment_key_is_refused_by_name(tmp_path: Path, name: str
     [
         pytest.param({"http": {"prot": 9090}}, "http.prot", id="in-a-section"),
         pytest.param({"logging": "DEBUG"}, "logging", id="top-level"),
+        pytest.param({"HTTP": {"port": 9090}}, "HTTP", id="in-capitals"),
     ],
 )
 def test_an_unknown_file_key_is_refused_by_name(tmp_path: Path, settings: dict[str, Any], key: str) -> None:
@@ -190,7 +200,7 @@ def test_a_complete_live_telnyx_section_loads(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, {"telnyx": LIVE_TELNYX}), {})
 
     assert config.telnyx.is_live
-    assert config.telnyx.api_key == SECRET
+    assert config.telnyx.api_key.get_secret_value() == SECRET
     assert config.telnyx.public_key == PUBLIC_KEY
 
 
@@ -221,13 +231,30 @@ def test_a_public_key_that_is_not_32_bytes_of_base64_is_refused(tmp_path: Path, 
     assert message.startswith("telnyx.public_key must be the base64 of a 32-byte Ed25519 key")
 
 
-def test_the_api_key_never_appears_in_the_config_repr(tmp_path: Path) -> None:
+def test_the_api_key_never_appears_in_the_config_repr_or_a_dump(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, {"telnyx": LIVE_TELNYX}), {})
 
     assert SECRET not in repr(config)
     assert SECRET not in str(config)
     assert SECRET not in repr(config.telnyx)
+    assert SECRET not in config.model_dump_json()
     assert PUBLIC_KEY in repr(config.telnyx)
+
+
+@pytest.mark.parametrize(
+    ("telnyx", "key"),
+    [
+        pytest.param({**LIVE_TELNYX, "api_kye": SECRET}, "telnyx.api_kye", id="under-a-misspelt-key"),
+        pytest.param([SECRET], "telnyx", id="in-a-section-that-is-not-an-object"),
+        pytest.param({**LIVE_TELNYX, "ring_timeout_s": 1}, "telnyx.ring_timeout_s", id="beside-a-value-out-of-range"),
+    ],
+)
+def test_no_refusal_shows_the_api_key_not_even_in_its_traceback(tmp_path: Path, telnyx: object, key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config(tmp_path, {"telnyx": telnyx}), {})
+
+    assert str(raised.value).startswith(f"{key} ")
+    assert SECRET not in "".join(traceback.format_exception(raised.value))
 
 
 @pytest.mark.parametrize(
@@ -265,6 +292,54 @@ def test_an_api_key_from_the_environment_never_appears_in_an_error(tmp_path: Pat
 )
 def test_nan_from_the_environment_is_refused_naming_the_key(tmp_path: Path, name: str, key: str) -> None:
     assert config_error(write_config(tmp_path, {}), {name: "nan"}).startswith(f"{key} ")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        pytest.param({"http": {"port": 70000}}, "http.port must be at most 65535, not 70000", id="above-the-range"),
+        pytest.param({"telnyx": {"ring_timeout_s": 3}}, "telnyx.ring_timeout_s must be at least 5, not 3", id="below"),
+        pytest.param({"jokes": {"timeout_s": 0}}, "jokes.timeout_s must be more than 0, not 0", id="not-positive"),
+        pytest.param({"webhooks": {"queue_size": 1}}, "webhooks.queue_size must be at least 2, not 1", id="queue"),
+        pytest.param({"telnyx": {"voice": ""}}, "telnyx.voice must not be empty", id="empty"),
+        pytest.param({"log_level": "LOUD"}, "log_level must be DEBUG, INFO, WARNING or ERROR, not 'LOUD'", id="level"),
+        pytest.param(
+            {"cors": {"origins": ["https://a.example", "ftp://b.example"]}},
+            "cors.origins[1] must be '*' or an http(s) origin, not 'ftp://b.example'",
+            id="list-item",
+        ),
+    ],
+)
+def test_a_value_out_of_bounds_is_refused_saying_what_would_do(
+    tmp_path: Path, settings: dict[str, Any], message: str
+) -> None:
+    assert config_error(write_config(tmp_path, settings)) == message
+
+
+@pytest.mark.parametrize(
+    ("settings", "longest_silence_s"),
+    [
+        pytest.param({"calls": {"stale_after_s": 240}}, 240, id="the-joke-time-limit"),
+        pytest.param({"calls": {"stale_after_s": 400}, "telnyx": {"ring_timeout_s": 600}}, 600, id="the-ring-timeout"),
+    ],
+)
+def test_calls_must_outlast_the_longest_silence_before_counting_as_stale(
+    tmp_path: Path, settings: dict[str, Any], longest_silence_s: int
+) -> None:
+    message = config_error(write_config(tmp_path, settings))
+
+    assert message.startswith(f"calls.stale_after_s must be more than {longest_silence_s} s: a call may ring")
+
+
+def test_the_log_level_may_be_written_in_lower_case(tmp_path: Path) -> None:
+    assert load_config(write_config(tmp_path, {"log_level": "debug"}), {}).log_level.upper() == "DEBUG"
+
+
+def test_settings_cannot_be_changed_once_loaded(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, {}), {})
+
+    with pytest.raises(ValidationError, match="frozen"):
+        config.http.port = 9090  # type: ignore[misc]
 
 
 def test_nan_in_the_file_is_refused_naming_the_key(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,8 +30,8 @@ async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Serv
     )
     async with TestServer(telnyx.app()) as telnyx_server, aiohttp.ClientSession() as session:
         await telnyx.start(session)
-        account = dataclasses.replace(account, api_base_url=str(telnyx_server.make_url("/v2")))
-        service = await Service(dataclasses.replace(config, telnyx=account), clock, telnyx=telnyx).start()
+        account = account.model_copy(update={"api_base_url": str(telnyx_server.make_url("/v2"))})
+        service = await Service(config.model_copy(update={"telnyx": account}), clock, telnyx=telnyx).start()
         yield service
         await service.stop()
         await telnyx.close()

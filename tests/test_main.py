@@ -1,13 +1,24 @@
-"""`python -m dialajoke`: a bad setting stops start-up with one line naming it."""
+"""`python -m dialajoke`: a bad setting stops start-up with one line naming it; a likely slip is warned about."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from aiohttp.test_utils import unused_port
+
+from dialajoke.__main__ import webhook_port_warning
+from dialajoke.config import Config, HttpConfig
+
 from .service import PROJECT
+
+START_UP_TIMEOUT_S = 30
 
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,3 +53,66 @@ def test_a_secret_is_not_echoed_when_its_neighbours_are_wrong(tmp_path: Path) ->
     assert result.returncode == 2
     assert "telnyx.connection_id must be set" in result.stderr
     assert "supersecret" not in result.stdout + result.stderr
+
+
+async def start_up_log(tmp_path: Path, **settings: str) -> list[str]:
+    """The service's log lines up to "serving on", as it starts with ``settings`` from the environment."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DIALAJOKE_")}
+    env["DIALAJOKE_DATABASE__PATH"] = str(tmp_path / "calls.sqlite3")
+    env.update({f"DIALAJOKE_{key.upper()}": value for key, value in settings.items()})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dialajoke", cwd=PROJECT, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        while not any("serving on" in line for line in lines):
+            line = await asyncio.wait_for(process.stderr.readline(), timeout=START_UP_TIMEOUT_S)
+            assert line, f"the service exited during start-up: {lines}"
+            lines.append(line.decode())
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=START_UP_TIMEOUT_S)
+    return lines
+
+
+async def test_changing_the_port_alone_warns_once_where_webhooks_will_go(tmp_path: Path) -> None:
+    port = unused_port()
+
+    log = await start_up_log(tmp_path, http__port=str(port))
+
+    warnings = [line for line in log if "WARNING" in line]
+    assert len(warnings) == 1
+    assert (
+        warnings[0]
+        .rstrip()
+        .endswith(
+            "webhooks will go to http://127.0.0.1:8080/webhook, which is not this service's port: set public_url too"
+        )
+    )
+
+
+async def test_a_port_changed_with_public_url_starts_without_a_warning(tmp_path: Path) -> None:
+    port = unused_port()
+
+    log = await start_up_log(tmp_path, http__port=str(port), public_url=f"http://127.0.0.1:{port}")
+
+    assert [line for line in log if "WARNING" in line] == []
+    assert f"serving on http://127.0.0.1:{port}" in log[-1]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "port", "warned"),
+    [
+        pytest.param("http://127.0.0.1:8080", 8080, False, id="defaults"),
+        pytest.param("http://127.0.0.1:8080", 9090, True, id="port-changed-alone"),
+        pytest.param("http://localhost/", 80, False, id="scheme-default-port"),
+        pytest.param("http://[::1]:8080", 9090, True, id="ipv6-loopback"),
+        pytest.param("https://jokes.example.com", 9090, False, id="behind-a-proxy"),
+    ],
+)
+def test_only_a_loopback_public_url_on_another_port_is_warned_about(public_url: str, port: int, warned: bool) -> None:
+    config = Config(public_url=public_url, http=HttpConfig(port=port))
+
+    assert (webhook_port_warning(config) is not None) == warned
