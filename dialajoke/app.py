@@ -20,10 +20,11 @@ from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .metrics import Metrics
 from .models import Call
+from .retries import RetryPolicy
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
-from .telnyx import RetryPolicy, SignatureVerifier, TelnyxClient
+from .telnyx import SignatureVerifier, TelnyxClient
 from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
 
 logger = logging.getLogger(__name__)
@@ -167,8 +168,7 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.CLOCK],
         workers=settings.workers,
         queue_size=settings.queue_size,
-        max_attempts=settings.max_attempts,
-        retry_delay_s=settings.retry_delay_s,
+        retry=RetryPolicy(settings.max_attempts, settings.retry_delay_s),
     )
     app[keys.INBOX] = inbox
     await inbox.start()

@@ -15,9 +15,11 @@ from typing import Any
 import aiohttp
 import nacl.signing
 from aiohttp import web
+from tenacity import RetryCallState, RetryError, retry_if_result
 
 from ..background import BackgroundTasks
 from ..clock import Clock
+from ..retries import RetryPolicy
 from ..telnyx.signing import public_key_b64, sign
 from .faults import Faults, inject_faults
 from .wire import ApiError, call_data, e164, envelope, json_body, telnyx_errors
@@ -29,7 +31,7 @@ RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
 COMMAND_ID_WINDOW_S = 60.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
-WEBHOOK_RETRY_PAUSES_S = (0.1, 0.3, 1.0, 2.0, 4.0)
+WEBHOOK_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.2, max_delay_s=4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""
 
 
@@ -87,6 +89,7 @@ class TelnyxSimulator:
     """The simulated account: its API key, its webhook signing key, and the calls on it.
 
     :param webhook_url: the Call Control App's webhook URL, used for inbound calls.
+    :param webhook_retry: how a webhook the service does not take is delivered again.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class TelnyxSimulator:
         *,
         api_key: str | None = None,
         signing_key: nacl.signing.SigningKey | None = None,
+        webhook_retry: RetryPolicy = WEBHOOK_RETRY,
     ) -> None:
         self.api_key = api_key or "SIM" + secrets.token_urlsafe(24)
         self.signing_key = signing_key or nacl.signing.SigningKey.generate()
@@ -107,6 +111,7 @@ class TelnyxSimulator:
         self._clock = clock
         self._webhook_url = webhook_url
         self._time_scale = time_scale
+        self._webhook_retry = webhook_retry
         self.faults = Faults()
         self.most_live = 0
         """The most outbound calls that were in progress at once."""
@@ -330,15 +335,19 @@ class TelnyxSimulator:
         """POST one signed webhook, as Telnyx would: retried for a few seconds, then given up."""
         body = json.dumps(event).encode()
         event_type = event["data"]["event_type"]
-        for pause_s in (*WEBHOOK_RETRY_PAUSES_S, None):
+
+        async def attempt() -> bool:
             try:
-                if await self._deliver(call.webhook_url, body):
-                    return
+                return await self._deliver(call.webhook_url, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 logger.warning("simulator: %s to %s failed: %s", event_type, call.webhook_url, exc)
-            if pause_s is not None:
-                await asyncio.sleep(pause_s)
-        logger.error("simulator: gave up delivering %s for %s", event_type, call.call_control_id)
+                return False
+
+        retrying = self._webhook_retry.retrying(retry_if_result(_not_delivered), before_sleep=_log_redelivery)
+        try:
+            await retrying(attempt)
+        except RetryError:
+            logger.error("simulator: gave up delivering %s for %s", event_type, call.call_control_id)
 
     async def _deliver(self, url: str, body: bytes) -> bool:
         assert self._session is not None, "start() the simulator before playing calls"
@@ -356,3 +365,11 @@ class TelnyxSimulator:
         if call is None:
             raise ApiError(422, "90015", "Invalid Call Control ID", "no call has this call_control_id")
         return call
+
+
+def _not_delivered(delivered: bool) -> bool:
+    return not delivered
+
+
+def _log_redelivery(retry_state: RetryCallState) -> None:
+    logger.info("simulator: webhook not taken; delivering again in %.2f s", retry_state.upcoming_sleep)

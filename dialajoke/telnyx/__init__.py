@@ -1,6 +1,6 @@
 """Telnyx Call Control v2: the client for its commands, its webhook events, and their signatures."""
 
-from .client import DialedCall, RetryPolicy, TelnyxClient, TelnyxError
+from .client import DialedCall, TelnyxClient, TelnyxError
 from .events import EventError, TelnyxEvent, decode_client_state, encode_client_state, parse_event
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, SignatureVerifier, public_key_b64, sign
 
@@ -9,7 +9,6 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "DialedCall",
     "EventError",
-    "RetryPolicy",
     "SignatureError",
     "SignatureVerifier",
     "TelnyxClient",
