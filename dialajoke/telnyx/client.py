@@ -132,8 +132,6 @@ class _Tries(stop_base):
 @dataclass(frozen=True)
 class DialedCall:
     call_control_id: str
-    call_leg_id: str | None = None
-    call_session_id: str | None = None
 
 
 class TelnyxClient:
@@ -186,7 +184,7 @@ class TelnyxClient:
         )
         if not isinstance(data.get("call_control_id"), str):
             raise TelnyxError(200, "Unexpected dial response", "no call_control_id in the response")
-        return DialedCall(data["call_control_id"], data.get("call_leg_id"), data.get("call_session_id"))
+        return DialedCall(data["call_control_id"])
 
     async def answer(self, call_control_id: str, *, client_state: str, command_id: str) -> None:
         await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
