@@ -1,4 +1,4 @@
-"""The simulator behaves as Telnyx: webhooks the service does not take are delivered again."""
+"""The simulator behaves as Telnyx: one session per call, command_id repeats ignored, webhooks delivered again."""
 
 from __future__ import annotations
 
@@ -98,6 +98,123 @@ async def telnyx(clock: ManualClock, naps: RecordedSleep) -> AsyncIterator[Telny
             await simulator.start(session)
             yield Telnyx(simulator, receiver, session, str(server.make_url("")).rstrip("/"))
             await simulator.close()
+
+
+# One call, one session
+
+
+async def test_every_event_of_a_call_carries_the_dial_responses_session_and_leg(telnyx: Telnyx) -> None:
+    dialed = await telnyx.dial()
+    await telnyx.idle()
+    await telnyx.speak(dialed["call_control_id"], "call-1:speak")
+    await telnyx.idle()
+    await telnyx.action(dialed["call_control_id"], "hangup", command_id="call-1:hangup")
+    await telnyx.idle()
+
+    types = [event["event_type"] for event in telnyx.receiver.events]
+    assert types == ["call.initiated", "call.answered", "call.speak.started", "call.speak.ended", "call.hangup"]
+    ids = {(event["payload"]["call_session_id"], event["payload"]["call_leg_id"]) for event in telnyx.receiver.events}
+    assert ids == {(dialed["call_session_id"], dialed["call_leg_id"])}
+
+
+async def test_two_calls_have_two_sessions(telnyx: Telnyx) -> None:
+    first = await telnyx.dial("call-1:dial")
+    second = await telnyx.dial("call-2:dial")
+
+    assert first["call_session_id"] != second["call_session_id"]
+    assert first["call_leg_id"] != second["call_leg_id"]
+
+
+async def test_a_dial_answers_that_the_call_is_not_alive_yet(telnyx: Telnyx) -> None:
+    dialed = await telnyx.dial()
+    repeated = await telnyx.dial()
+
+    assert dialed["is_alive"] is False
+    assert repeated == dialed
+
+
+# A repeated command_id is ignored for 60 s
+
+
+async def test_a_repeated_speak_is_answered_ok_and_spoken_once(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    answers = [await telnyx.speak(call_control_id, "call-1:speak") for _ in range(2)]
+    await telnyx.idle()
+
+    assert answers == [(200, {"data": {"result": "ok"}})] * 2
+    [call] = telnyx.simulator.dialed()
+    assert call.commands == ["speak"]
+    assert call.heard == ["A joke"]
+    assert len(telnyx.receiver.of("call.speak.started")) == 1
+
+
+async def test_a_command_id_repeated_after_60_s_is_carried_out_again(telnyx: Telnyx, clock: ManualClock) -> None:
+    call_control_id = await telnyx.answered_call()
+    await telnyx.speak(call_control_id, "call-1:speak")
+    await telnyx.idle()
+
+    clock.advance(61)
+    status, _ = await telnyx.speak(call_control_id, "call-1:speak")
+    await telnyx.idle()
+
+    assert status == 200
+    [call] = telnyx.simulator.dialed()
+    assert call.heard == ["A joke", "A joke"]
+
+
+async def test_another_command_id_is_another_command(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    await telnyx.speak(call_control_id, "call-1:speak")
+    await telnyx.speak(call_control_id, "call-1:speak-again")
+    await telnyx.idle()
+
+    [call] = telnyx.simulator.dialed()
+    assert call.commands == ["speak", "speak"]
+
+
+async def test_a_repeated_hangup_is_ok_even_once_the_call_has_ended(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    first = await telnyx.action(call_control_id, "hangup", command_id="call-1:hangup")
+    await telnyx.idle()
+    again = await telnyx.action(call_control_id, "hangup", command_id="call-1:hangup")
+    other = await telnyx.action(call_control_id, "hangup", command_id="call-1:hangup-2")
+
+    assert first == again == (200, {"data": {"result": "ok"}})
+    assert other[0] == 422
+    assert other[1]["errors"][0]["code"] == "90018"
+    assert len(telnyx.receiver.of("call.hangup")) == 1
+
+
+async def test_a_repeated_answer_of_an_inbound_call_is_ignored(telnyx: Telnyx) -> None:
+    async with telnyx.session.post(f"{telnyx.base_url}/inbound-calls", json={"from": "+353861234567"}) as response:
+        call_control_id = (await response.json())["data"]["call_control_id"]
+    await telnyx.idle()
+
+    answers = [await telnyx.action(call_control_id, "answer", command_id="in-1:answer") for _ in range(2)]
+    await telnyx.idle()
+
+    assert [status for status, _ in answers] == [200, 200]
+    assert telnyx.simulator.calls[call_control_id].commands == ["answer"]
+    assert len(telnyx.receiver.of("call.answered")) == 1
+
+
+async def test_a_refused_command_is_not_remembered_as_carried_out(telnyx: Telnyx) -> None:
+    call_control_id = str((await telnyx.dial())["call_control_id"])
+    telnyx.simulator.faults.held_events.add("call.answered")
+    early = await telnyx.speak(call_control_id, "call-1:speak")
+    await telnyx.simulator.release("call.answered")
+    await telnyx.idle()
+
+    later = await telnyx.speak(call_control_id, "call-1:speak")
+    await telnyx.idle()
+
+    assert early[0] == 422
+    assert early[1]["errors"][0]["code"] == "90034"
+    assert later[0] == 200
+    assert telnyx.simulator.dialed()[0].heard == ["A joke"]
 
 
 # Webhooks the service does not take

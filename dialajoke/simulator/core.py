@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,10 +64,14 @@ class SimulatedCall:
     client_state: str | None
     timeout_secs: int = 30
     command_id: str | None = None
+    call_session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    call_leg_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     placed_at: float = field(default_factory=time.monotonic)
     state: str = "ringing"
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    command_ids: dict[str, float] = field(default_factory=dict)
+    """When each command_id carried out on this call was first seen."""
 
     @property
     def behaviour(self) -> Behaviour:
@@ -80,6 +85,8 @@ class SimulatedCall:
             "from": self.from_,
             "state": self.state,
             "command_id": self.command_id,
+            "call_session_id": self.call_session_id,
+            "call_leg_id": self.call_leg_id,
             "heard": self.heard,
             "commands": self.commands,
         }
@@ -162,7 +169,7 @@ class TelnyxSimulator:
         command_id = body.get("command_id")
         repeated = self._repeated_dial(command_id)
         if repeated is not None:
-            return call_data(repeated)
+            return call_data(repeated, is_alive=False)
         call = self._new_outbound_call(body)
         if command_id:
             self._dial_commands[str(command_id)] = (self._clock.time(), call.call_control_id)
@@ -172,7 +179,7 @@ class TelnyxSimulator:
         if self.faults.webhooks_before_dial_response:
             await self._send(call, "call.initiated", direction="outgoing", state="bridging")
         self._play(self._play_outbound(call))
-        return call_data(call)
+        return call_data(call, is_alive=False)
 
     def _repeated_dial(self, command_id: object) -> SimulatedCall | None:
         seen = self._dial_commands.get(str(command_id)) if command_id else None
@@ -203,7 +210,8 @@ class TelnyxSimulator:
 
     async def _get_call(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        return call_data(self._find(request))
+        call = self._find(request)
+        return call_data(call, is_alive=call.state != "ended")
 
     async def _action(self, request: web.Request) -> web.Response:
         self._authorize(request)
@@ -213,13 +221,24 @@ class TelnyxSimulator:
         handlers = {"answer": self._answer, "speak": self._speak, "hangup": self._hangup}
         if action not in handlers:
             raise ApiError(404, "10005", "Resource not found", f"the simulator does not implement {action}")
+        command_id = str(body.get("command_id") or "")
+        if self._repeated_command(call, command_id):
+            logger.info("simulator: %s %s repeats command_id %s; ignored", action, call.call_control_id, command_id)
+            return web.json_response({"data": {"result": "ok"}})
         if call.state == "ended":
             raise ApiError(422, "90018", "Call has already ended", "This call is no longer active")
         call.commands.append(action)
         if "client_state" in body:
             call.client_state = body["client_state"]
         handlers[action](call, body)
+        if command_id:
+            call.command_ids[command_id] = self._clock.time()
         return web.json_response({"data": {"result": "ok"}})
+
+    def _repeated_command(self, call: SimulatedCall, command_id: str) -> bool:
+        """Telnyx ignores a command_id already carried out on this call in the last 60 s (reference section 7)."""
+        seen_at = call.command_ids.get(command_id) if command_id else None
+        return seen_at is not None and self._clock.time() - seen_at <= COMMAND_ID_WINDOW_S
 
     def _answer(self, call: SimulatedCall, body: dict[str, Any]) -> None:
         if call.direction != "incoming" or call.state != "ringing":
