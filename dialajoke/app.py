@@ -24,7 +24,7 @@ from .retries import RetryPolicy
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
-from .telnyx import SignatureVerifier, TelnyxClient
+from .telnyx import SignatureVerifier, TelnyxClient, service_level_for, speak_problems
 from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Config in, app out. ``clock`` is for tests that move time by hand."""
+    check_voice(config.telnyx)
     app = web.Application(
         middlewares=[metrics_middleware, request_id_middleware, error_middleware],
         client_max_size=config.http.client_max_size,
@@ -50,6 +51,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     # store and the HTTP session close under it.
     app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, inbox_ctx, queue_ctx])
     return app
+
+
+def check_voice(telnyx: TelnyxConfig) -> None:
+    """Refuse a voice and language Telnyx would never speak (reference section 3), before any call needs them."""
+    problems = speak_problems(telnyx.voice, telnyx.language, service_level_for(telnyx.voice))
+    if problems:
+        field, detail = problems[0]
+        raise ConfigError(f"telnyx.{field} {detail}")
 
 
 def _setup_templates(app: web.Application, config: Config) -> None:

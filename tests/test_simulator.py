@@ -1,4 +1,4 @@
-"""The simulator behaves as Telnyx: one session per call, command_id repeats ignored, webhooks delivered again."""
+"""The simulator speaks as Telnyx: one session per call, command_id repeats ignored, speaks checked."""
 
 from __future__ import annotations
 
@@ -215,6 +215,62 @@ async def test_a_refused_command_is_not_remembered_as_carried_out(telnyx: Telnyx
     assert early[1]["errors"][0]["code"] == "90034"
     assert later[0] == 200
     assert telnyx.simulator.dialed()[0].heard == ["A joke"]
+
+
+# Voices as Telnyx documents them
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"voice": "female", "service_level": "basic", "language": "en-US"},
+        {"voice": "male", "service_level": "basic"},
+        {"voice": "AWS.Polly.Joanna-Neural", "service_level": None, "language": "en-US"},
+        {"voice": "AWS.Polly.Celine", "service_level": "premium", "language": "fr-FR"},
+        {"voice": "Azure.en-US-AvaMultilingualNeural", "service_level": "premium"},
+        {"voice": "Telnyx.KokoroTTS.af", "service_level": None, "language": None},
+        {"voice": "ElevenLabs.eleven_multilingual_v2.Rachel", "service_level": None, "voice_settings": {
+            "type": "elevenlabs", "api_key_ref": "my-key"}},
+    ],
+)  # fmt: skip
+async def test_a_speak_telnyx_documents_is_carried_out(telnyx: Telnyx, fields: dict[str, Any]) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    status, document = await telnyx.speak(call_control_id, "c", **fields)
+    await telnyx.idle()
+
+    assert (status, document) == (200, {"data": {"result": "ok"}})
+    assert telnyx.simulator.dialed()[0].heard == ["A joke"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer", "says"),
+    [
+        ({"voice": "female", "service_level": None}, "/voice", "service_level basic"),
+        ({"voice": "female", "service_level": "premium"}, "/voice", "service_level basic"),
+        ({"voice": "female", "language": "fr-FR"}, "/language", "must be en-US"),
+        ({"voice": "female", "payload_type": "ssml"}, "/payload_type", "must be text"),
+        ({"voice": "AWS.Polly.Joanna", "service_level": "basic"}, "/voice", "male or female"),
+        ({"voice": "robot", "service_level": None}, "/voice", "not a Telnyx voice"),
+        ({"voice": "AWS.Polly.Joanna", "service_level": "gold"}, "/service_level", "neither basic nor premium"),
+        ({"voice": "AWS.Polly.Joanna", "service_level": None, "language": "xx-XX"}, "/language", "not a language"),
+        ({"voice": "ElevenLabs.eleven_multilingual_v2.Rachel", "service_level": None}, "/voice", "api_key_ref"),
+    ],
+)
+async def test_a_speak_telnyx_would_refuse_is_a_422_in_its_error_shape(
+    telnyx: Telnyx, fields: dict[str, Any], pointer: str, says: str
+) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    status, document = await telnyx.speak(call_control_id, "c", **fields)
+    await telnyx.idle()
+
+    assert status == 422
+    [error] = document["errors"]
+    assert error["code"] == "10032"
+    assert error["source"] == {"pointer": pointer}
+    assert says in error["detail"]
+    assert telnyx.simulator.dialed()[0].heard == []
 
 
 # Webhooks the service does not take

@@ -184,6 +184,26 @@ async def test_speak_posts_the_joke_to_the_calls_speak_action(start_telnyx: Star
     assert sent.body["command_id"] == "call-1:speak"
 
 
+@pytest.mark.parametrize(
+    ("voice", "service_level"),
+    [
+        ("female", "basic"),
+        ("male", "basic"),
+        ("AWS.Polly.Joanna-Neural", "premium"),
+        ("Telnyx.KokoroTTS.af", "premium"),
+    ],
+)
+async def test_speak_sends_the_service_level_its_voice_belongs_to(
+    start_telnyx: StartTelnyx, voice: str, service_level: str
+) -> None:
+    fake, client = await start_telnyx()
+
+    await client.speak("v3:call-1", payload="A joke", voice=voice, language="en-US", command_id="c")
+
+    [sent] = fake.sent
+    assert (sent.body["voice"], sent.body["service_level"]) == (voice, service_level)
+
+
 async def test_hangup_posts_to_the_calls_hangup_action(start_telnyx: StartTelnyx) -> None:
     fake, client = await start_telnyx()
 

@@ -22,6 +22,7 @@ from ..background import BackgroundTasks
 from ..clock import Clock
 from ..retries import RetryPolicy
 from ..telnyx.signing import public_key_b64, sign
+from ..telnyx.voices import speak_problems
 from .faults import Faults, inject_faults
 from .wire import ApiError, call_data, e164, envelope, json_body, telnyx_errors
 
@@ -252,6 +253,7 @@ class TelnyxSimulator:
             raise ApiError(422, "10033", "Invalid value", "payload must be 1 to 3,000 characters", "/payload")
         if not isinstance(voice, str) or not voice:
             raise ApiError(422, "10004", "Missing required parameter", "voice is required", "/voice")
+        _check_voice(voice, body)
         if call.state != "answered":
             raise ApiError(422, "90034", "Call not answered yet", "speak needs an answered call")
         self._play(self._play_speech(call, payload))
@@ -384,6 +386,20 @@ class TelnyxSimulator:
         if call is None:
             raise ApiError(422, "90015", "Invalid Call Control ID", "no call has this call_control_id")
         return call
+
+
+def _check_voice(voice: str, body: dict[str, Any]) -> None:
+    """Refuse a voice, language and service level Telnyx would not pair (reference section 3)."""
+    fields = {name: body.get(name) for name in ("language", "service_level", "payload_type")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "10032", "Invalid enum value", f"{name} must be a string", f"/{name}")
+    settings = body.get("voice_settings")
+    api_key_ref = isinstance(settings, dict) and bool(settings.get("api_key_ref"))
+    problems = speak_problems(voice, **fields, api_key_ref=api_key_ref)
+    if problems:
+        field_name, detail = problems[0]
+        raise ApiError(422, "10032", "Invalid enum value", f"{field_name} {detail}", f"/{field_name}")
 
 
 def _not_delivered(delivered: bool) -> bool:

@@ -25,6 +25,7 @@ from tenacity.wait import wait_base
 
 from ..config import JOKE_TIME_LIMIT_S
 from ..retries import RetryPolicy
+from .voices import speak_fields
 
 logger = logging.getLogger(__name__)
 
@@ -190,8 +191,9 @@ class TelnyxClient:
         await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
 
     async def speak(self, call_control_id: str, *, payload: str, voice: str, language: str, command_id: str) -> None:
-        body = {"payload": payload, "payload_type": "text", "voice": voice, "language": language}
-        await self._action(call_control_id, "speak", {**body, "command_id": command_id})
+        """Queue ``payload`` to be spoken, at the service level ``voice`` belongs to (see :mod:`.voices`)."""
+        body = {"payload": payload, **speak_fields(voice, language), "command_id": command_id}
+        await self._action(call_control_id, "speak", body)
 
     async def hangup(self, call_control_id: str, *, command_id: str) -> None:
         await self._action(call_control_id, "hangup", {"command_id": command_id})
