@@ -20,10 +20,11 @@ from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .metrics import Metrics
 from .models import Call
+from .retries import RetryPolicy
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
-from .telnyx import RetryPolicy, SignatureVerifier, TelnyxClient
+from .telnyx import SignatureVerifier, TelnyxClient, service_level_for, speak_problems
 from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Config in, app out. ``clock`` is for tests that move time by hand."""
+    check_voice(config.telnyx)
     app = web.Application(
         middlewares=[metrics_middleware, request_id_middleware, error_middleware],
         client_max_size=config.http.client_max_size,
@@ -49,6 +51,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     # store and the HTTP session close under it.
     app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, inbox_ctx, queue_ctx])
     return app
+
+
+def check_voice(telnyx: TelnyxConfig) -> None:
+    """Refuse a voice and language Telnyx would never speak (reference section 3), before any call needs them."""
+    problems = speak_problems(telnyx.voice, telnyx.language, service_level_for(telnyx.voice))
+    if problems:
+        field, detail = problems[0]
+        raise ConfigError(f"telnyx.{field} {detail}")
 
 
 def _setup_templates(app: web.Application, config: Config) -> None:
@@ -168,8 +178,7 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.CLOCK],
         workers=settings.workers,
         queue_size=settings.queue_size,
-        max_attempts=settings.max_attempts,
-        retry_delay_s=settings.retry_delay_s,
+        retry=RetryPolicy(settings.max_attempts, settings.retry_delay_s),
     )
     app[keys.INBOX] = inbox
     await inbox.start()

@@ -158,8 +158,16 @@ class TelnyxConfig(_Section):
     from_number: E164OrEmpty = Field("", description="your Telnyx number in E.164, the caller id of our calls")
     public_key: Ed25519KeyOrEmpty = Field("", description="base64 Ed25519 webhook key (portal: Keys & Credentials)")
     api_base_url: HttpUrl = Field(TELNYX_API_BASE_URL, description="the Telnyx API")
-    voice: str = Field("female", min_length=1, description="text-to-speech voice, e.g. `female` or `AWS.Polly.Joanna`")
-    language: str = Field("en-US", description="text-to-speech language")
+    voice: str = Field(
+        "female",
+        min_length=1,
+        description=(
+            "text-to-speech voice: `male` or `female` (Telnyx's `basic` level, `en-US` only), or a provider voice"
+            " such as `AWS.Polly.Joanna`, `Azure.<voice>` or `Telnyx.<model>.<voice>` (`premium`); a pairing"
+            " Telnyx would refuse stops start-up"
+        ),
+    )
+    language: str = Field("en-US", description="text-to-speech language, one of those Telnyx lists for speak")
     ring_timeout_s: int = Field(
         30, ge=5, le=600, description="how long a call rings before it counts as unanswered (Telnyx allows 5 to 600)"
     )

@@ -224,16 +224,18 @@ def _pip_install_fix() -> str:
 
 
 def load_service_config(path: Path) -> tuple[Check, Config | None]:
-    """Validate with the service's own load_config; returns the Config, or None when it is unusable."""
+    """Validate with the service's own load_config and voice check; the Config, or None when it is unusable."""
     if str(PROJECT) not in sys.path:
         sys.path.insert(0, str(PROJECT))  # run as a script, only setup/ is on the path
     try:
+        from dialajoke.app import check_voice
         from dialajoke.config import ConfigError, load_config
     except Exception as exc:  # missing dependencies, or a Python too old for the service's code
         reason = f"{type(exc).__name__}: {exc}"
         return Check.fail(f"cannot load the service's code to validate {_shown(path)} ({reason})", RERUN_IN_VENV), None
     try:
         config = load_config(path, os.environ)
+        check_voice(config.telnyx)
     except ConfigError as exc:
         fix = f"edit {_shown(path)}, or the DIALAJOKE_* variable that overrides that key (README: Configuration)"
         return Check.fail(f"{_shown(path)}: {exc}", fix), None

@@ -67,6 +67,22 @@ async def test_a_speak_that_fails_in_passing_is_retried(service: Service) -> Non
     assert not service.simulator.faults.api_failures
 
 
+async def test_a_speak_whose_answer_was_lost_is_retried_and_the_joke_told_once(service: Service) -> None:
+    service.simulator.faults.held_events.add("call.answered")
+    booked = await service.book("+12025550142")
+    service.clock.advance(60)
+    await service.settle()
+    service.simulator.faults.fail_next(1, "disconnect")
+
+    await service.simulator.release("call.answered")
+    call = await service.run_until_final(booked["id"])
+
+    assert call["status"] == "completed"
+    [placed] = service.simulator.dialed()
+    assert placed.heard == [call["joke"]]
+    assert placed.commands == ["speak", "hangup"]
+
+
 async def test_a_call_that_goes_silent_ends_failed(start_service: StartService) -> None:
     service = await start_service(calls=CallsConfig(stale_after_s=300))
     service.simulator.faults.dropped_events.add("call.hangup")

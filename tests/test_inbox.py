@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 
 from dialajoke.calls.inbox import WebhookInbox
+from dialajoke.retries import RetryPolicy
 from dialajoke.store import SqliteCallStore
 from dialajoke.telnyx.events import TelnyxEvent, parse_event
 
 from .clock import ManualClock
+from .sleeps import RecordedSleep
 from .webhooks import envelope
+
+WAIT_S = 5.0
+"""How long a test waits for something that must happen before it fails."""
 
 
 @pytest.fixture
@@ -30,14 +35,22 @@ def event(number: int) -> tuple[TelnyxEvent, bytes]:
     return parse_event(body), body
 
 
+@pytest.fixture
+def naps(clock: ManualClock) -> RecordedSleep:
+    return RecordedSleep(clock)
+
+
 class Processor:
     def __init__(self, failures: int = 0) -> None:
         self.seen: list[str] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.started = asyncio.Event()
+        """Set once an event has reached the processor (it may still wait at the gate)."""
         self.failures = failures
 
     async def __call__(self, event: TelnyxEvent) -> None:
+        self.started.set()
         await self.gate.wait()
         self.seen.append(event.id)
         if self.failures:
@@ -56,7 +69,7 @@ async def test_a_slow_consumer_never_slows_acceptance_nor_holds_everything_in_me
     accepted = [await inbox.accept(*event(n)) for n in range(20)]
     held_while_busy = inbox.pending
     processor.gate.set()
-    await asyncio.wait_for(inbox.drain(), 5)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
 
     assert accepted == [True] * 20
@@ -94,40 +107,52 @@ async def test_events_left_at_a_stop_are_processed_at_the_next_start(
     processor = Processor()
     second = WebhookInbox(store, processor, clock)
     await second.start()
-    await asyncio.wait_for(second.drain(), 5)
+    await asyncio.wait_for(second.drain(), WAIT_S)
     await second.close(1)
 
     assert sorted(processor.seen) == ["evt-0", "evt-1", "evt-2"]
 
 
-async def test_a_failure_is_retried(store: SqliteCallStore, clock: ManualClock) -> None:
+async def test_a_failure_is_retried_after_a_doubling_delay(
+    store: SqliteCallStore, clock: ManualClock, naps: RecordedSleep
+) -> None:
     processor = Processor(failures=2)
-    inbox = WebhookInbox(store, processor, clock, max_attempts=3, retry_delay_s=0.001)
+    retry = RetryPolicy(max_attempts=3, base_delay_s=0.5, sleep=naps, now=clock.time)
+    inbox = WebhookInbox(store, processor, clock, retry=retry)
     await inbox.start()
 
     await inbox.accept(*event(1))
-    await asyncio.wait_for(inbox.drain(), 5)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
 
     assert processor.seen == ["evt-1"] * 3
     assert await store.unprocessed_events(limit=10) == []
+    first, second = naps.delays
+    assert 0.375 <= first <= 0.5
+    assert 0.75 <= second <= 1.0
 
 
 async def test_an_event_that_keeps_failing_is_logged_with_its_call_and_set_aside(
-    store: SqliteCallStore, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    store: SqliteCallStore, clock: ManualClock, naps: RecordedSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     processor = Processor(failures=99)
-    inbox = WebhookInbox(store, processor, clock, max_attempts=2, retry_delay_s=0.001)
+    retry = RetryPolicy(max_attempts=2, sleep=naps, now=clock.time)
+    inbox = WebhookInbox(store, processor, clock, retry=retry)
     await inbox.start()
 
-    with caplog.at_level(logging.ERROR, logger="dialajoke.calls.inbox"):
+    with caplog.at_level(logging.WARNING, logger="dialajoke.calls.inbox"):
         await inbox.accept(*event(7))
-        await asyncio.wait_for(inbox.drain(), 5)
+        await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
 
     assert processor.seen == ["evt-7", "evt-7"]
-    assert "gave up on call.hangup evt-7 (call_control_id v3:7" in caplog.text
-    assert "database is locked" in caplog.text
+    [retrying, gave_up] = [record for record in caplog.records if record.name == "dialajoke.calls.inbox"]
+    assert retrying.levelno == logging.WARNING
+    assert "processing call.hangup evt-7 failed (attempt 1): RuntimeError: database is locked" in retrying.message
+    assert gave_up.levelno == logging.ERROR
+    assert "gave up on call.hangup evt-7 (call_control_id v3:7" in gave_up.message
+    assert "after 2 attempts: RuntimeError: database is locked" in gave_up.message
+    assert len(naps.delays) == 1
     assert await store.unprocessed_events(limit=10) == []
 
 
@@ -140,7 +165,7 @@ async def test_a_queue_of_two_still_pages_every_spilled_event_in(store: SqliteCa
         await inbox.accept(*event(n))
 
     processor.gate.set()
-    await asyncio.wait_for(inbox.drain(), 5)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
 
     assert sorted(processor.seen) == [f"evt-{n}" for n in range(7)]
@@ -150,7 +175,7 @@ async def test_events_processed_a_week_ago_are_forgotten_at_start(store: SqliteC
     first = WebhookInbox(store, Processor(), clock)
     await first.start()
     await first.accept(*event(1))
-    await asyncio.wait_for(first.drain(), 5)
+    await asyncio.wait_for(first.drain(), WAIT_S)
     await first.close(1)
     clock.advance(8 * 24 * 3600)
 
@@ -165,10 +190,14 @@ class SlowToAnswer(SqliteCallStore):
     """A store whose list of unprocessed events comes back only when the test says so."""
 
     answer: asyncio.Event | None = None
+    reading: asyncio.Event | None = None
+    """Set when a read is waiting for the test's say-so."""
 
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         rows = await super().unprocessed_events(limit=limit, exclude=exclude)
         if self.answer is not None:
+            assert self.reading is not None
+            self.reading.set()
             await self.answer.wait()
         return rows
 
@@ -178,18 +207,20 @@ async def test_an_event_spilled_while_the_store_is_read_is_still_processed(datab
     processor = Processor()
     processor.gate.clear()
     inbox = WebhookInbox(store, processor, clock, workers=1, queue_size=2)
-    store.answer = asyncio.Event()
+    store.answer, store.reading = asyncio.Event(), asyncio.Event()
     starting = asyncio.create_task(inbox.start())
-    await asyncio.sleep(0.05)
-    for n in range(4):  # one for the worker, two queued, one spilled while start() reads the store
+    await asyncio.wait_for(store.reading.wait(), WAIT_S)
+    # One for the worker, two queued, one spilled while start() reads the store.
+    await inbox.accept(*event(0))
+    await asyncio.wait_for(processor.started.wait(), WAIT_S)
+    for n in range(1, 4):
         await inbox.accept(*event(n))
-        await asyncio.sleep(0.01)
 
     store.answer.set()
-    await starting
+    await asyncio.wait_for(starting, WAIT_S)
     store.answer = None
     processor.gate.set()
-    await asyncio.wait_for(inbox.drain(), 5)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
     await store.close()
 
@@ -222,7 +253,7 @@ async def test_events_marked_while_the_store_is_read_are_not_processed_again(
         await inbox.accept(*event(n))
 
     processor.gate.set()
-    await asyncio.wait_for(inbox.drain(), 5)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
     await inbox.close(1)
     await store.close()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,8 +18,8 @@ from .clock import ManualClock
 from .service import Service, service_config
 
 
-@pytest.fixture
-async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Service]:
+@contextlib.asynccontextmanager
+async def live(database: Path, clock: ManualClock, **settings: Any) -> AsyncIterator[Service]:
     """The service configured for a Telnyx account; a stand-alone simulator plays Telnyx,
     with its own key pair and API key, on its own port."""
     config = service_config(database)
@@ -27,6 +29,7 @@ async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Serv
         connection_id="1234567890",
         from_number="+13125550100",
         public_key=telnyx.public_key,
+        **settings,
     )
     async with TestServer(telnyx.app()) as telnyx_server, aiohttp.ClientSession() as session:
         await telnyx.start(session)
@@ -35,6 +38,12 @@ async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Serv
         yield service
         await service.stop()
         await telnyx.close()
+
+
+@pytest.fixture
+async def live_service(database: Path, clock: ManualClock) -> AsyncIterator[Service]:
+    async with live(database, clock) as service:
+        yield service
 
 
 async def test_the_configured_account_places_the_call(live_service: Service) -> None:
@@ -51,3 +60,17 @@ async def test_the_configured_account_places_the_call(live_service: Service) -> 
 async def test_no_simulator_is_mounted_and_info_says_live(live_service: Service) -> None:
     assert (await live_service.client.get("/simulator/calls")).status == 404
     assert (await (await live_service.client.get("/info")).json())["telnyx"] == "live"
+
+
+@pytest.mark.parametrize(("voice", "language"), [("AWS.Polly.Celine", "fr-FR"), ("male", "en-US")])
+async def test_the_configured_voice_tells_the_joke(
+    database: Path, clock: ManualClock, voice: str, language: str
+) -> None:
+    async with live(database, clock, voice=voice, language=language) as service:
+        booked = await service.book("+12025550142")
+
+        call = await service.run_until_final(booked["id"], advance_s=60)
+
+        assert call["status"] == "completed"
+        [placed] = service.simulator.dialed()
+        assert placed.heard == [call["joke"]]

@@ -143,6 +143,16 @@ def test_a_broken_config_fails_naming_the_key(write_config: WriteConfig) -> None
     assert SUCCESS not in result.stdout
 
 
+def test_a_voice_telnyx_would_not_speak_fails_naming_the_key(write_config: WriteConfig) -> None:
+    config = write_config(telnyx={"voice": "female", "language": "fr-FR"})
+
+    result = run_script("confirm_environment.py", "--config", str(config))
+
+    assert result.returncode == 1
+    [failure] = lines_marked("FAIL", result.stdout)
+    assert failure.startswith(f"[FAIL] {config}: telnyx.language must be en-US with the voice 'female'")
+
+
 def test_a_port_already_taken_fails_saying_how_to_free_it(write_config: WriteConfig) -> None:
     with socket.socket() as service_already_running:
         service_already_running.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +15,18 @@ from aiohttp import web
 from aiohttp.test_utils import unused_port
 from pytest_aiohttp import AiohttpServer
 
-from dialajoke.telnyx.client import DialedCall, RetryPolicy, TelnyxClient, TelnyxError
+from dialajoke.retries import RetryPolicy
+from dialajoke.telnyx.client import DialedCall, TelnyxClient, TelnyxError
+
+from .clock import ManualClock
+from .sleeps import RecordedSleep
 
 API_KEY = "KEY0123456789ABCDEF"
 SINGLE_ATTEMPT = RetryPolicy(max_attempts=1)
-QUICK_RETRIES = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002)
 ODD_ID = "v3:abc/def+="
 
-Reply = Callable[[], Awaitable[web.StreamResponse]]
+Reply = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Retries = Callable[..., RetryPolicy]
 StartTelnyx = Callable[..., Awaitable[tuple["FakeTelnyx", TelnyxClient]]]
 
 
@@ -36,15 +41,16 @@ class Sent:
 
 
 def ok(data: dict[str, Any] | None = None) -> Reply:
-    async def reply() -> web.StreamResponse:
+    async def reply(request: web.Request) -> web.StreamResponse:
         return web.json_response({"data": data if data is not None else {"result": "ok"}})
 
     return reply
 
 
-def answer(status: int, body: str, content_type: str = "application/json") -> Reply:
-    async def reply() -> web.StreamResponse:
-        return web.Response(status=status, text=body, content_type=content_type)
+def answer(status: int, body: str, content_type: str = "application/json", retry_after: str = "") -> Reply:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return web.Response(status=status, text=body, content_type=content_type, headers=headers)
 
     return reply
 
@@ -75,13 +81,28 @@ class FakeTelnyx:
                 body=json.loads(await request.read()),
             )
         )
-        return await self.reply()
+        return await self.reply(request)
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as opened:
         yield opened
+
+
+@pytest.fixture
+def naps(clock: ManualClock) -> RecordedSleep:
+    return RecordedSleep(clock)
+
+
+@pytest.fixture
+def retries(naps: RecordedSleep, clock: ManualClock) -> Retries:
+    """Retry policies that sleep on ``naps`` and measure time on the test's clock."""
+
+    def policy(**settings: Any) -> RetryPolicy:
+        return RetryPolicy(**{"max_attempts": 3, **settings}, sleep=naps, now=clock.time)
+
+    return policy
 
 
 @pytest.fixture
@@ -122,7 +143,7 @@ async def test_dial_posts_the_call_and_returns_its_call_control_id(start_telnyx:
 
     dialed = await dial(client)
 
-    assert dialed == DialedCall("v3:new-call", "leg-1", "session-1")
+    assert dialed == DialedCall("v3:new-call")
     [sent] = fake.sent
     assert (sent.method, sent.raw_path) == ("POST", "/v2/calls")
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -161,6 +182,26 @@ async def test_speak_posts_the_joke_to_the_calls_speak_action(start_telnyx: Star
     assert sent.body["voice"] == "female"
     assert sent.body["language"] == "en-US"
     assert sent.body["command_id"] == "call-1:speak"
+
+
+@pytest.mark.parametrize(
+    ("voice", "service_level"),
+    [
+        ("female", "basic"),
+        ("male", "basic"),
+        ("AWS.Polly.Joanna-Neural", "premium"),
+        ("Telnyx.KokoroTTS.af", "premium"),
+    ],
+)
+async def test_speak_sends_the_service_level_its_voice_belongs_to(
+    start_telnyx: StartTelnyx, voice: str, service_level: str
+) -> None:
+    fake, client = await start_telnyx()
+
+    await client.speak("v3:call-1", payload="A joke", voice=voice, language="en-US", command_id="c")
+
+    [sent] = fake.sent
+    assert (sent.body["voice"], sent.body["service_level"]) == (voice, service_level)
 
 
 async def test_hangup_posts_to_the_calls_hangup_action(start_telnyx: StartTelnyx) -> None:
@@ -291,7 +332,7 @@ async def test_a_server_slower_than_the_timeout_is_an_error_without_a_status(
 ) -> None:
     release = asyncio.Event()
 
-    async def slow_reply() -> web.StreamResponse:
+    async def slow_reply(request: web.Request) -> web.StreamResponse:
         await asyncio.wait_for(release.wait(), timeout=1)
         return web.json_response({"data": {"result": "ok"}})
 
@@ -339,24 +380,37 @@ def in_turn(*replies: Reply) -> Reply:
     """Answer with each reply in turn, then keep answering with the last."""
     remaining = list(replies)
 
-    async def reply() -> web.StreamResponse:
-        return await (remaining.pop(0) if len(remaining) > 1 else remaining[0])()
+    async def reply(request: web.Request) -> web.StreamResponse:
+        return await (remaining.pop(0) if len(remaining) > 1 else remaining[0])(request)
 
     return reply
 
 
 def rate_limited(retry_after: str) -> Reply:
-    async def reply() -> web.StreamResponse:
-        body = {"errors": [{"code": "90103", "title": "Too many dials"}]}
-        return web.json_response(body, status=429, headers={"Retry-After": retry_after})
+    body = {"errors": [{"code": "90103", "title": "Too many dials"}]}
+    return answer(429, json.dumps(body), retry_after=retry_after)
+
+
+def unavailable(retry_after: str = "") -> Reply:
+    return answer(503, "<html>down</html>", "text/html", retry_after=retry_after)
+
+
+def dropped() -> Reply:
+    """Take the command, then drop the connection without answering."""
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.abort()
+        return web.json_response({"data": {"result": "ok"}})
 
     return reply
 
 
-async def test_transient_failures_are_retried_with_the_same_command_id(start_telnyx: StartTelnyx) -> None:
-    unavailable = answer(503, "<html>down</html>", "text/html")
+async def test_transient_failures_are_retried_with_the_same_command_id(
+    start_telnyx: StartTelnyx, retries: Retries
+) -> None:
     fake, client = await start_telnyx(
-        in_turn(unavailable, unavailable, ok({"call_control_id": "v3:x"})), retry=QUICK_RETRIES
+        in_turn(unavailable(), unavailable(), ok({"call_control_id": "v3:x"})), retry=retries()
     )
 
     dialed = await dial(client)
@@ -365,8 +419,8 @@ async def test_transient_failures_are_retried_with_the_same_command_id(start_tel
     assert [sent.body["command_id"] for sent in fake.sent] == ["call-1:dial:1"] * 3
 
 
-async def test_attempts_are_bounded(start_telnyx: StartTelnyx) -> None:
-    fake, client = await start_telnyx(answer(500, "oops", "text/plain"), retry=QUICK_RETRIES)
+async def test_attempts_are_bounded(start_telnyx: StartTelnyx, retries: Retries) -> None:
+    fake, client = await start_telnyx(answer(500, "oops", "text/plain"), retry=retries(max_attempts=3))
 
     with pytest.raises(TelnyxError) as raised:
         await dial(client)
@@ -375,25 +429,124 @@ async def test_attempts_are_bounded(start_telnyx: StartTelnyx) -> None:
     assert len(fake.sent) == 3
 
 
-async def test_a_refusal_is_never_retried(start_telnyx: StartTelnyx) -> None:
-    fake, client = await start_telnyx(telnyx_error(422, "10016", "Invalid number"), retry=QUICK_RETRIES)
+async def test_the_backoff_doubles_with_jitter_up_to_its_cap(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
+    policy = retries(max_attempts=6, base_delay_s=0.5, max_delay_s=2.0)
+    _, client = await start_telnyx(unavailable(), retry=policy)
+
+    with pytest.raises(TelnyxError):
+        await dial(client)
+
+    backoffs = [0.5, 1.0, 2.0, 2.0, 2.0]
+    assert len(naps.delays) == len(backoffs)
+    for delay, backoff in zip(naps.delays, backoffs, strict=True):
+        assert 0.75 * backoff <= delay <= backoff
+
+
+async def test_retry_after_sets_the_delay(start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep) -> None:
+    _, client = await start_telnyx(
+        in_turn(unavailable(retry_after="3"), ok({"call_control_id": "v3:x"})), retry=retries()
+    )
+
+    await dial(client)
+
+    assert naps.delays == [3.0]
+
+
+async def test_retries_stop_inside_telnyxs_command_id_window(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
+    """A retry more than 60 s after the first try could place a second call: none begins after 50 s."""
+    fake, client = await start_telnyx(unavailable(retry_after="20"), retry=retries(max_attempts=10))
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 503
+    assert naps.delays == [20.0, 20.0]
+    assert len(fake.sent) == 3
+
+
+async def test_a_refusal_is_never_retried(start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep) -> None:
+    fake, client = await start_telnyx(telnyx_error(422, "10016", "Invalid number"), retry=retries())
 
     with pytest.raises(TelnyxError):
         await dial(client)
 
     assert len(fake.sent) == 1
+    assert naps.delays == []
 
 
-async def test_rate_limits_slow_down_without_using_up_attempts(start_telnyx: StartTelnyx) -> None:
+async def test_a_refusal_after_a_lost_answer_says_the_command_may_have_been_carried_out(
+    start_telnyx: StartTelnyx, retries: Retries
+) -> None:
+    refused = telnyx_error(422, "10015", "Invalid connection_id")
+    fake, client = await start_telnyx(in_turn(dropped(), unavailable(), refused), retry=retries(max_attempts=5))
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert (raised.value.status, raised.value.code) == (422, "10015")
+    assert raised.value.outcome_unknown is True
+    assert len(fake.sent) == 3
+
+
+async def test_a_refusal_without_a_lost_answer_says_nothing_was_carried_out(
+    start_telnyx: StartTelnyx, retries: Retries
+) -> None:
+    refused = telnyx_error(422, "10015", "Invalid connection_id")
+    _, client = await start_telnyx(in_turn(unavailable(), refused), retry=retries())
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.outcome_unknown is False
+
+
+async def test_rate_limits_slow_down_without_using_up_attempts(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
     slowed: list[float] = []
-    replies = in_turn(*[rate_limited("0")] * 4, ok({"call_control_id": "v3:x"}))
-    fake, client = await start_telnyx(replies, retry=QUICK_RETRIES, on_rate_limited=slowed.append)
+    replies = in_turn(*[rate_limited("2")] * 4, ok({"call_control_id": "v3:x"}))
+    fake, client = await start_telnyx(replies, retry=retries(max_attempts=3), on_rate_limited=slowed.append)
 
     dialed = await dial(client)
 
     assert dialed.call_control_id == "v3:x"
     assert len(fake.sent) == 5
-    assert slowed == [0.0] * 4
+    assert slowed == [2.0] * 4
+    assert naps.delays == [2.0] * 4
+
+
+async def test_rate_limits_alone_cannot_keep_a_command_going_past_the_window(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
+    slowed: list[float] = []
+    _, client = await start_telnyx(rate_limited("10"), retry=retries(), on_rate_limited=slowed.append)
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 429
+    assert sum(naps.delays) <= 50
+    assert slowed == naps.delays
+
+
+async def test_each_retry_is_logged_with_its_attempt_and_delay(
+    start_telnyx: StartTelnyx, retries: Retries, caplog: pytest.LogCaptureFixture
+) -> None:
+    replies = in_turn(unavailable(retry_after="1"), unavailable(retry_after="2"), ok({"call_control_id": "v3:x"}))
+    _, client = await start_telnyx(replies, retry=retries())
+
+    with caplog.at_level(logging.WARNING, logger="dialajoke.telnyx.client"):
+        await dial(client)
+
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2
+    assert "/calls Telnyx answered 503" in warnings[0]
+    assert "(attempt 1); retrying in 1.00 s" in warnings[0]
+    assert "(attempt 2); retrying in 2.00 s" in warnings[1]
 
 
 @pytest.mark.parametrize(("header", "expected"), [("2", 2.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None)])

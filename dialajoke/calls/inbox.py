@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
+from tenacity import RetryCallState, retry_if_exception_type
+
 from ..clock import Clock
+from ..retries import RetryPolicy
 from ..store import CallStore
 from ..telnyx.events import EventError, TelnyxEvent, parse_event
 
@@ -29,6 +33,8 @@ logger = logging.getLogger(__name__)
 EVENT_RETENTION_S = 7 * 24 * 3600.0
 """Processed events are kept this long: long enough to recognise any redelivery by Telnyx."""
 FORGET_EVERY = 10_000
+DEFAULT_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.5)
+"""A failing event is processed three times, about half a second and then a second apart."""
 
 
 class WebhookInbox:
@@ -37,6 +43,7 @@ class WebhookInbox:
         again after a crash.
     :param workers: events processed at once.
     :param queue_size: events held in memory; the rest wait in the store.
+    :param retry: how often, and how far apart, a failing event is processed again.
     """
 
     def __init__(
@@ -47,8 +54,7 @@ class WebhookInbox:
         *,
         workers: int = 4,
         queue_size: int = 1000,
-        max_attempts: int = 3,
-        retry_delay_s: float = 0.5,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._store = store
         self._process = process
@@ -56,8 +62,7 @@ class WebhookInbox:
         self._processed = 0
         self._workers = workers
         self._queue: asyncio.Queue[TelnyxEvent] = asyncio.Queue(queue_size)
-        self._max_attempts = max_attempts
-        self._retry_delay_s = retry_delay_s
+        self._retry = retry
         self._held: set[str] = set()
         """Events accepted and not yet marked processed in the store."""
         self._unmarked: dict[str, str | None] = {}
@@ -217,24 +222,42 @@ class WebhookInbox:
 
     async def _process_with_retries(self, event: TelnyxEvent) -> str | None:
         """Process the event, retrying failures; the last error when it was given up on."""
-        error = ""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                await self._process(event)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                logger.warning("processing %s %s failed (attempt %d): %s", event.event_type, event.id, attempt, error)
-                if attempt < self._max_attempts:
-                    await asyncio.sleep(self._retry_delay_s * 2 ** (attempt - 1))
-            else:
-                return None
+        attempts = 0
+
+        async def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            await self._process(event)
+
+        retrying = self._retry.retrying(
+            retry_if_exception_type(Exception), before_sleep=functools.partial(_log_retry, event)
+        )
+        try:
+            await retrying(attempt)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            return None
         logger.error(
             "gave up on %s %s (call_control_id %s, client_state %s) after %d attempts: %s",
             event.event_type,
             event.id,
             event.call_control_id,
             event.client_state,
-            self._max_attempts,
+            attempts,
             error,
         )
         return error
+
+
+def _log_retry(event: TelnyxEvent, retry_state: RetryCallState) -> None:
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    logger.warning(
+        "processing %s %s failed (attempt %d): %s: %s; retrying in %.2f s",
+        event.event_type,
+        event.id,
+        retry_state.attempt_number,
+        type(error).__name__,
+        error,
+        retry_state.upcoming_sleep,
+    )

@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +16,13 @@ from typing import Any
 import aiohttp
 import nacl.signing
 from aiohttp import web
+from tenacity import RetryCallState, RetryError, retry_if_result
 
 from ..background import BackgroundTasks
 from ..clock import Clock
+from ..retries import RetryPolicy
 from ..telnyx.signing import public_key_b64, sign
+from ..telnyx.voices import speak_problems
 from .faults import Faults, inject_faults
 from .wire import ApiError, call_data, e164, envelope, json_body, telnyx_errors
 
@@ -29,7 +33,7 @@ RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
 COMMAND_ID_WINDOW_S = 60.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
-WEBHOOK_RETRY_PAUSES_S = (0.1, 0.3, 1.0, 2.0, 4.0)
+WEBHOOK_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.2, max_delay_s=4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""
 
 
@@ -61,10 +65,14 @@ class SimulatedCall:
     client_state: str | None
     timeout_secs: int = 30
     command_id: str | None = None
+    call_session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    call_leg_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     placed_at: float = field(default_factory=time.monotonic)
     state: str = "ringing"
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    command_ids: dict[str, float] = field(default_factory=dict)
+    """When each command_id carried out on this call was first seen."""
 
     @property
     def behaviour(self) -> Behaviour:
@@ -78,6 +86,8 @@ class SimulatedCall:
             "from": self.from_,
             "state": self.state,
             "command_id": self.command_id,
+            "call_session_id": self.call_session_id,
+            "call_leg_id": self.call_leg_id,
             "heard": self.heard,
             "commands": self.commands,
         }
@@ -87,6 +97,7 @@ class TelnyxSimulator:
     """The simulated account: its API key, its webhook signing key, and the calls on it.
 
     :param webhook_url: the Call Control App's webhook URL, used for inbound calls.
+    :param webhook_retry: how a webhook the service does not take is delivered again.
     """
 
     def __init__(
@@ -98,6 +109,7 @@ class TelnyxSimulator:
         *,
         api_key: str | None = None,
         signing_key: nacl.signing.SigningKey | None = None,
+        webhook_retry: RetryPolicy = WEBHOOK_RETRY,
     ) -> None:
         self.api_key = api_key or "SIM" + secrets.token_urlsafe(24)
         self.signing_key = signing_key or nacl.signing.SigningKey.generate()
@@ -107,6 +119,7 @@ class TelnyxSimulator:
         self._clock = clock
         self._webhook_url = webhook_url
         self._time_scale = time_scale
+        self._webhook_retry = webhook_retry
         self.faults = Faults()
         self.most_live = 0
         """The most outbound calls that were in progress at once."""
@@ -157,7 +170,7 @@ class TelnyxSimulator:
         command_id = body.get("command_id")
         repeated = self._repeated_dial(command_id)
         if repeated is not None:
-            return call_data(repeated)
+            return call_data(repeated, is_alive=False)
         call = self._new_outbound_call(body)
         if command_id:
             self._dial_commands[str(command_id)] = (self._clock.time(), call.call_control_id)
@@ -167,7 +180,7 @@ class TelnyxSimulator:
         if self.faults.webhooks_before_dial_response:
             await self._send(call, "call.initiated", direction="outgoing", state="bridging")
         self._play(self._play_outbound(call))
-        return call_data(call)
+        return call_data(call, is_alive=False)
 
     def _repeated_dial(self, command_id: object) -> SimulatedCall | None:
         seen = self._dial_commands.get(str(command_id)) if command_id else None
@@ -198,7 +211,8 @@ class TelnyxSimulator:
 
     async def _get_call(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        return call_data(self._find(request))
+        call = self._find(request)
+        return call_data(call, is_alive=call.state != "ended")
 
     async def _action(self, request: web.Request) -> web.Response:
         self._authorize(request)
@@ -208,13 +222,24 @@ class TelnyxSimulator:
         handlers = {"answer": self._answer, "speak": self._speak, "hangup": self._hangup}
         if action not in handlers:
             raise ApiError(404, "10005", "Resource not found", f"the simulator does not implement {action}")
+        command_id = str(body.get("command_id") or "")
+        if self._repeated_command(call, command_id):
+            logger.info("simulator: %s %s repeats command_id %s; ignored", action, call.call_control_id, command_id)
+            return web.json_response({"data": {"result": "ok"}})
         if call.state == "ended":
             raise ApiError(422, "90018", "Call has already ended", "This call is no longer active")
         call.commands.append(action)
         if "client_state" in body:
             call.client_state = body["client_state"]
         handlers[action](call, body)
+        if command_id:
+            call.command_ids[command_id] = self._clock.time()
         return web.json_response({"data": {"result": "ok"}})
+
+    def _repeated_command(self, call: SimulatedCall, command_id: str) -> bool:
+        """Telnyx ignores a command_id already carried out on this call in the last 60 s (reference section 7)."""
+        seen_at = call.command_ids.get(command_id) if command_id else None
+        return seen_at is not None and self._clock.time() - seen_at <= COMMAND_ID_WINDOW_S
 
     def _answer(self, call: SimulatedCall, body: dict[str, Any]) -> None:
         if call.direction != "incoming" or call.state != "ringing":
@@ -228,6 +253,7 @@ class TelnyxSimulator:
             raise ApiError(422, "10033", "Invalid value", "payload must be 1 to 3,000 characters", "/payload")
         if not isinstance(voice, str) or not voice:
             raise ApiError(422, "10004", "Missing required parameter", "voice is required", "/voice")
+        _check_voice(voice, body)
         if call.state != "answered":
             raise ApiError(422, "90034", "Call not answered yet", "speak needs an answered call")
         self._play(self._play_speech(call, payload))
@@ -330,15 +356,19 @@ class TelnyxSimulator:
         """POST one signed webhook, as Telnyx would: retried for a few seconds, then given up."""
         body = json.dumps(event).encode()
         event_type = event["data"]["event_type"]
-        for pause_s in (*WEBHOOK_RETRY_PAUSES_S, None):
+
+        async def attempt() -> bool:
             try:
-                if await self._deliver(call.webhook_url, body):
-                    return
+                return await self._deliver(call.webhook_url, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 logger.warning("simulator: %s to %s failed: %s", event_type, call.webhook_url, exc)
-            if pause_s is not None:
-                await asyncio.sleep(pause_s)
-        logger.error("simulator: gave up delivering %s for %s", event_type, call.call_control_id)
+                return False
+
+        retrying = self._webhook_retry.retrying(retry_if_result(_not_delivered), before_sleep=_log_redelivery)
+        try:
+            await retrying(attempt)
+        except RetryError:
+            logger.error("simulator: gave up delivering %s for %s", event_type, call.call_control_id)
 
     async def _deliver(self, url: str, body: bytes) -> bool:
         assert self._session is not None, "start() the simulator before playing calls"
@@ -356,3 +386,25 @@ class TelnyxSimulator:
         if call is None:
             raise ApiError(422, "90015", "Invalid Call Control ID", "no call has this call_control_id")
         return call
+
+
+def _check_voice(voice: str, body: dict[str, Any]) -> None:
+    """Refuse a voice, language and service level Telnyx would not pair (reference section 3)."""
+    fields = {name: body.get(name) for name in ("language", "service_level", "payload_type")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "10032", "Invalid enum value", f"{name} must be a string", f"/{name}")
+    settings = body.get("voice_settings")
+    api_key_ref = isinstance(settings, dict) and bool(settings.get("api_key_ref"))
+    problems = speak_problems(voice, **fields, api_key_ref=api_key_ref)
+    if problems:
+        field_name, detail = problems[0]
+        raise ApiError(422, "10032", "Invalid enum value", f"{field_name} {detail}", f"/{field_name}")
+
+
+def _not_delivered(delivered: bool) -> bool:
+    return not delivered
+
+
+def _log_redelivery(retry_state: RetryCallState) -> None:
+    logger.info("simulator: webhook not taken; delivering again in %.2f s", retry_state.upcoming_sleep)

@@ -51,8 +51,8 @@ def envelope(call: SimulatedCall, event_type: str, now: float, extra: dict[str, 
     occurred_at = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
     payload = {
         "call_control_id": call.call_control_id,
-        "call_leg_id": str(uuid.uuid4()),
-        "call_session_id": str(uuid.uuid4()),
+        "call_leg_id": call.call_leg_id,
+        "call_session_id": call.call_session_id,
         "connection_id": "simulator",
         "client_state": call.client_state,
         "from": call.from_,
@@ -71,15 +71,16 @@ def envelope(call: SimulatedCall, event_type: str, now: float, extra: dict[str, 
     }
 
 
-def call_data(call: SimulatedCall) -> web.Response:
-    """The answer to a dial (or a call lookup), reference section 2.2."""
+def call_data(call: SimulatedCall, *, is_alive: bool) -> web.Response:
+    """The answer to a dial (``is_alive`` always false: dialing is asynchronous) or to a
+    call lookup, reference section 2.2."""
     return web.json_response(
         {
             "data": {
                 "call_control_id": call.call_control_id,
-                "call_leg_id": str(uuid.uuid4()),
-                "call_session_id": str(uuid.uuid4()),
-                "is_alive": call.state != "ended",
+                "call_leg_id": call.call_leg_id,
+                "call_session_id": call.call_session_id,
+                "is_alive": is_alive,
                 "record_type": "call",
                 "client_state": call.client_state,
             }

@@ -7,11 +7,11 @@ every request with a timeout, and turns Telnyx's ``{"errors": [...]}`` bodies in
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import email.utils
+import functools
 import json
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,8 +19,13 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from tenacity import RetryCallState, retry_if_exception
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from ..config import JOKE_TIME_LIMIT_S
+from ..retries import RetryPolicy
+from .voices import speak_fields
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,11 @@ CALL_HAS_ENDED = "90018"
 UNKNOWN_CALL = "90015"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_S = 60.0
+MAX_RATE_LIMITED = 50
+"""429s one command may meet before it gives up: they pause it, but not for ever."""
+COMMAND_RETRY_WINDOW_S = 50.0
+"""Telnyx ignores a repeated command_id for 60 s only (reference section 7): a retry after
+that could be a second call, so no retry of a command begins later than this after its first try."""
 
 
 class TelnyxError(Exception):
@@ -82,34 +92,47 @@ class TelnyxError(Exception):
         return self.status == 429
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, as Telnyx's own SDK does (reference section 1.4).
+class WaitForRetryAfter(wait_base):
+    """Wait as long as Telnyx's Retry-After says (up to a minute, as its SDK), else as ``backoff`` says."""
 
-    Every attempt resends the same body, so the same ``command_id``: Telnyx ignores a
-    repeat, and a retried dial is never a second call. A 429 does not use up an
-    attempt: being asked to slow down is not a failure of the call.
+    def __init__(self, backoff: wait_base) -> None:
+        self.backoff = backoff
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after_s = error.retry_after_s if isinstance(error, TelnyxError) else None
+        if retry_after_s is not None and 0 <= retry_after_s <= MAX_RETRY_AFTER_S:
+            return retry_after_s
+        return float(self.backoff(retry_state))
+
+
+class _Tries(stop_base):
+    """One command's tries so far, and when they are over.
+
+    A try refused with a 429 does not use up one of the attempts after it (up to
+    ``MAX_RATE_LIMITED`` such refusals), and a lost answer is remembered on every error
+    that follows.
     """
 
-    max_attempts: int = 5
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-    max_rate_limited: int = 50
-    max_elapsed_s: float = 50.0
-    """Telnyx ignores a repeated command_id for 60 s only: a retry after that could be a second call."""
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+        self.rate_limited = 0
+        self.outcome_unknown = False
 
-    def delay_s(self, attempt: int, error: TelnyxError) -> float:
-        if error.retry_after_s is not None and 0 <= error.retry_after_s <= MAX_RETRY_AFTER_S:
-            return error.retry_after_s
-        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
-        return backoff * random.uniform(0.75, 1.0)
+    def note(self, error: TelnyxError) -> None:
+        self.rate_limited += error.is_rate_limit
+        self.outcome_unknown = error.outcome_unknown = self.outcome_unknown or error.outcome_unknown
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        this_one = isinstance(error, TelnyxError) and error.is_rate_limit
+        attempts = retry_state.attempt_number - (self.rate_limited - this_one)
+        return attempts >= self.max_attempts or self.rate_limited > MAX_RATE_LIMITED
 
 
 @dataclass(frozen=True)
 class DialedCall:
     call_control_id: str
-    call_leg_id: str | None = None
-    call_session_id: str | None = None
 
 
 class TelnyxClient:
@@ -131,7 +154,8 @@ class TelnyxClient:
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._retry = retry or RetryPolicy()
+        policy = retry or RetryPolicy()
+        self._retry = dataclasses.replace(policy, max_elapsed_s=min(policy.max_elapsed_s, COMMAND_RETRY_WINDOW_S))
         self._on_rate_limited = on_rate_limited
 
     async def dial(
@@ -161,14 +185,15 @@ class TelnyxClient:
         )
         if not isinstance(data.get("call_control_id"), str):
             raise TelnyxError(200, "Unexpected dial response", "no call_control_id in the response")
-        return DialedCall(data["call_control_id"], data.get("call_leg_id"), data.get("call_session_id"))
+        return DialedCall(data["call_control_id"])
 
     async def answer(self, call_control_id: str, *, client_state: str, command_id: str) -> None:
         await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
 
     async def speak(self, call_control_id: str, *, payload: str, voice: str, language: str, command_id: str) -> None:
-        body = {"payload": payload, "payload_type": "text", "voice": voice, "language": language}
-        await self._action(call_control_id, "speak", {**body, "command_id": command_id})
+        """Queue ``payload`` to be spoken, at the service level ``voice`` belongs to (see :mod:`.voices`)."""
+        body = {"payload": payload, **speak_fields(voice, language), "command_id": command_id}
+        await self._action(call_control_id, "speak", body)
 
     async def hangup(self, call_control_id: str, *, command_id: str) -> None:
         await self._action(call_control_id, "hangup", {"command_id": command_id})
@@ -179,28 +204,40 @@ class TelnyxClient:
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries: connection errors, timeouts, 408/409/429 and 5xx; never other 4xx.
 
-        The error raised in the end says whether any attempt may have been carried out
+        Every try resends the same body, so the same ``command_id``: Telnyx ignores a
+        repeat, and a retried dial is never a second call. A 429 does not use up an
+        attempt: being asked to slow down is not a failure of the command. The error
+        raised in the end says whether any try may have been carried out
         (``outcome_unknown``): a refusal after a lost answer does not prove nothing happened.
         """
-        loop = asyncio.get_running_loop()
-        started, attempt, rate_limited, unknown = loop.time(), 1, 0, False
-        while True:
+        tries = _Tries(self._retry.max_attempts)
+
+        async def attempt() -> dict[str, Any]:
             try:
                 return await self._post_once(path, body)
             except TelnyxError as exc:
-                unknown = exc.outcome_unknown = unknown or exc.outcome_unknown
-                rate_limited += exc.is_rate_limit
-                delay_s = self._retry.delay_s(attempt, exc)
-                out_of_attempts = attempt >= self._retry.max_attempts or rate_limited > self._retry.max_rate_limited
-                out_of_time = loop.time() - started + delay_s > self._retry.max_elapsed_s
-                if not exc.is_retryable or out_of_attempts or out_of_time:
-                    raise
-                logger.warning("%s %s (attempt %d); retrying in %.2f s", path, exc.describe(), attempt, delay_s)
-                if exc.is_rate_limit and self._on_rate_limited is not None:
-                    self._on_rate_limited(delay_s)
-                else:
-                    attempt += 1
-            await asyncio.sleep(delay_s)
+                tries.note(exc)
+                raise
+
+        retrying = self._retry.retrying(
+            retry_if_exception(_is_retryable),
+            stop=self._retry.stop(attempts=tries),
+            wait=WaitForRetryAfter(self._retry.backoff()),
+            before_sleep=functools.partial(self._before_retry, path),
+        )
+        result: dict[str, Any] = await retrying(attempt)
+        return result
+
+    def _before_retry(self, path: str, retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if not isinstance(error, TelnyxError):
+            return
+        delay_s = retry_state.upcoming_sleep
+        logger.warning(
+            "%s %s (attempt %d); retrying in %.2f s", path, error.describe(), retry_state.attempt_number, delay_s
+        )
+        if error.is_rate_limit and self._on_rate_limited is not None:
+            self._on_rate_limited(delay_s)
 
     async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self._base_url + path
@@ -221,6 +258,10 @@ class TelnyxClient:
             raise TelnyxError(200, "Unexpected response", f"{path} did not answer with JSON") from None
         data = document.get("data") if isinstance(document, dict) else None
         return data if isinstance(data, dict) else {}
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, TelnyxError) and error.is_retryable
 
 
 async def _error_from(response: aiohttp.ClientResponse) -> TelnyxError:
