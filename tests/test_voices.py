@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -45,9 +44,9 @@ def test_a_name_that_only_starts_like_a_provider_is_not_a_voice() -> None:
 )
 def test_start_up_takes_a_voice_and_language_telnyx_speaks(database: Path, voice: str, language: str) -> None:
     config = service_config(database)
-    telnyx = dataclasses.replace(config.telnyx, voice=voice, language=language)
+    telnyx = config.telnyx.model_copy(update={"voice": voice, "language": language})
 
-    app = create_app(dataclasses.replace(config, telnyx=telnyx))
+    app = create_app(config.model_copy(update={"telnyx": telnyx}))
 
     assert app[keys.CONFIG].telnyx.voice == voice
 
@@ -65,10 +64,10 @@ def test_start_up_refuses_a_voice_and_language_telnyx_would_not_speak(
     database: Path, voice: str, language: str, message: str
 ) -> None:
     config = service_config(database)
-    telnyx = dataclasses.replace(config.telnyx, voice=voice, language=language)
+    telnyx = config.telnyx.model_copy(update={"voice": voice, "language": language})
 
     with pytest.raises(ConfigError) as raised:
-        create_app(dataclasses.replace(config, telnyx=telnyx))
+        create_app(config.model_copy(update={"telnyx": telnyx}))
 
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
