@@ -105,3 +105,7 @@ class CallStore(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise if the store cannot answer."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish the work already handed over, then let go of the database."""

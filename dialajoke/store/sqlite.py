@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..clock import Clock
 from ..ids import unique_id
@@ -83,7 +83,7 @@ class SqliteCallStore(CallStore):
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: str | Path, clock: Clock) -> SqliteCallStore:
+    async def open(cls, path: str | Path, clock: Clock) -> Self:
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
