@@ -10,8 +10,10 @@ import sys
 
 from aiohttp import web
 
+from . import keys
 from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from .store import DatabaseInUse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,16 +24,17 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, os.environ)
         logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         app = create_app(config)
-        app.on_startup.append(_freeze_start_up_heap)
+        app.on_startup.extend([_freeze_start_up_heap, _announce])
     except ConfigError as exc:
         print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("dialajoke").info(
-        "serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url
-    )
-    web.run_app(
-        app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
-    )
+    try:
+        web.run_app(
+            app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
+        )
+    except DatabaseInUse as exc:
+        print(f"dialajoke: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -46,6 +49,14 @@ async def _freeze_start_up_heap(app: web.Application) -> None:
     times in one process.
     """
     gc.freeze()
+
+
+async def _announce(app: web.Application) -> None:
+    """Said once everything has opened, so that a start-up refused (database in use) never claims to serve."""
+    config = app[keys.CONFIG]
+    logging.getLogger("dialajoke").info(
+        "serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""SqliteCallStore's own ways: the file it makes, and what another program on that file sees.
+"""SqliteCallStore's own ways: the file it makes, its lock, and what another program on that file sees.
 
 What every store does is in the contract suite, tests/test_store.py.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction
-from dialajoke.store import SqliteCallStore
+from dialajoke.store import DatabaseInUse, SqliteCallStore
 
 from .clock import ManualClock
 
@@ -63,3 +64,47 @@ async def test_a_refused_move_leaves_the_database_free_for_other_writers(
         other.commit()
     finally:
         other.close()
+
+
+# One process per database (two processes for real: tests/test_database_in_use.py)
+
+
+async def test_a_second_store_on_the_same_file_is_refused_naming_the_holder(
+    store: SqliteCallStore, database: Path, clock: ManualClock
+) -> None:
+    with pytest.raises(DatabaseInUse) as refused:
+        await SqliteCallStore.open(database, clock)
+
+    assert str(refused.value) == (
+        f"database {database} is in use by process {os.getpid()} (another Dial-A-Joke); stop it or set database.path"
+    )
+    assert refused.value.holder == os.getpid()
+    assert await store.get_call(1) is None  # the holder is unaffected
+
+
+async def test_the_lock_file_beside_the_database_names_its_holder(store: SqliteCallStore, database: Path) -> None:
+    assert database.with_name(database.name + ".lock").read_text() == f"{os.getpid()}\n"
+
+
+async def test_closing_the_store_lets_another_open_the_file(database: Path, clock: ManualClock) -> None:
+    first = await SqliteCallStore.open(database, clock)
+    call = await book(first, clock)
+    await first.close()
+
+    second = await SqliteCallStore.open(database, clock)
+    try:
+        assert await second.get_call(call.id) == call
+    finally:
+        await second.close()
+
+
+async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "calls.sqlite3"
+    path.mkdir()  # a folder where the database should be: SQLite cannot open it
+
+    with pytest.raises(sqlite3.OperationalError):
+        await SqliteCallStore.open(path, clock)
+    path.rmdir()
+
+    opened = await SqliteCallStore.open(path, clock)
+    await opened.close()

@@ -19,6 +19,7 @@ from ..clock import Clock
 from ..ids import unique_id
 from ..models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
 from .contract import CallStore
+from .lock import DatabaseLock
 from .sqlite_thread import SqliteThread
 
 logger = logging.getLogger(__name__)
@@ -75,31 +76,37 @@ class SqliteCallStore(CallStore):
     snapshot, and the writer copies the WAL into the database file when it is otherwise
     idle. WAL lets the two work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
+
+    One process at a time: the store holds a :class:`DatabaseLock` while it is open.
     """
 
-    def __init__(self, writer: SqliteThread, reader: SqliteThread, clock: Clock) -> None:
+    def __init__(self, writer: SqliteThread, reader: SqliteThread, clock: Clock, lock: DatabaseLock) -> None:
         self._writer = writer
         self._reader = reader
         self._clock = clock
+        self._lock = lock
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock) -> Self:
+        """Lock the database for this process, then connect the writer and the reader.
+
+        Raises :class:`DatabaseInUse` when another process has it open.
+        """
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await SqliteThread.open(
-            path, group_commit=True, setup=_set_up_writer, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
-        )
+        lock = DatabaseLock.acquire(path)
         try:
-            reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
+            writer, reader = await _connect(path)
         except BaseException:
-            await writer.close()
+            lock.release()
             raise
-        return cls(writer, reader, clock)
+        return cls(writer, reader, clock, lock)
 
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
+        self._lock.release()
 
     async def add_call(
         self,
@@ -267,6 +274,18 @@ class SqliteCallStore(CallStore):
 
     async def ping(self) -> None:
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
+
+
+async def _connect(path: str | Path) -> tuple[SqliteThread, SqliteThread]:
+    writer = await SqliteThread.open(
+        path, group_commit=True, setup=_set_up_writer, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
+    )
+    try:
+        reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
+    except BaseException:
+        await writer.close()
+        raise
+    return writer, reader
 
 
 CHECKPOINT_EVERY = 1000
