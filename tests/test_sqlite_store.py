@@ -1,27 +1,33 @@
-"""SqliteCallStore's own ways: the file it makes, its lock, and what another program on that file sees.
+"""SqliteCallStore's own ways: the file it makes, its lock, and a database it cannot write.
 
-What every store does is in the contract suite, tests/test_store.py.
+What every store does is in the contract suite, tests/test_store.py; a full disk, for
+real, is in tests/test_storage_faults.py.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction
-from dialajoke.store import DatabaseInUse, SqliteCallStore
+from dialajoke.store import DatabaseInUse, SqliteCallStore, StorageUnavailable
+from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S, is_storage_fault
 
 from .clock import ManualClock
+
+LOCK_WAIT_S = 0.05
+"""How long a write waits for another program's lock in these tests, instead of the 5 s default."""
 
 
 @pytest.fixture
 async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallStore]:
-    opened = await SqliteCallStore.open(database, clock)
+    opened = await SqliteCallStore.open(database, clock, busy_timeout_s=LOCK_WAIT_S)
     yield opened
     await opened.close()
 
@@ -36,6 +42,16 @@ async def book(store: SqliteCallStore, clock: ManualClock) -> Call:
         status=CallStatus.SCHEDULED,
         detail="booked",
     )
+
+
+@pytest.fixture
+def other_writer(database: Path) -> Iterator[sqlite3.Connection]:
+    """Another program on the same file (the sqlite3 shell, say), able to take the write lock."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    yield connection
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+    connection.close()
 
 
 async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
@@ -108,3 +124,99 @@ async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path,
 
     opened = await SqliteCallStore.open(path, clock)
     await opened.close()
+
+
+# A database that cannot be written
+
+
+async def test_a_write_to_a_database_locked_by_another_program_is_storage_unavailable(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    booked = await book(store, clock)
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        await book(store, clock)
+    with pytest.raises(StorageUnavailable):
+        await store.record_event("evt-1", "call.hangup", b"{}")
+    other_writer.execute("ROLLBACK")
+
+    again = await book(store, clock)
+    assert [call.id for call in await store.list_calls()] == [again.id, booked.id]
+
+
+async def test_ping_fails_while_writes_fail_and_passes_once_they_succeed(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    other_writer.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StorageUnavailable):
+        await book(store, clock)
+
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        await store.ping()
+    other_writer.execute("ROLLBACK")
+
+    await store.ping()
+
+
+async def test_ping_notices_a_database_it_cannot_write_without_any_other_write(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    await store.ping()
+    other_writer.execute("BEGIN IMMEDIATE")
+    clock.advance(WRITE_PROBE_AFTER_S)
+
+    with pytest.raises(StorageUnavailable):
+        await store.ping()
+
+
+async def test_ping_right_after_a_successful_write_writes_nothing_itself(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    """So health checks cost no commit while the service is writing anyway."""
+    await book(store, clock)
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    await store.ping()
+
+
+async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dialajoke.store")
+    other_writer.execute("BEGIN IMMEDIATE")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await book(store, clock)
+    other_writer.execute("ROLLBACK")
+    await book(store, clock)
+    await book(store, clock)
+
+    records = [(record.levelno, record.getMessage()) for record in caplog.records if "written" in record.getMessage()]
+    assert [level for level, _ in records] == [logging.WARNING, logging.INFO]
+    assert "cannot be written (database is locked)" in records[0][1]
+    assert "can be written again" in records[1][1]
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def sqlite_error(database: str | Path, sql: str, *, uri: bool = False) -> sqlite3.Error:
+    """The error SQLite itself raises for ``sql``."""
+    connection = sqlite3.connect(database, uri=uri, isolation_level=None)
+    try:
+        connection.execute(sql)
+    except sqlite3.Error as exc:
+        return exc
+    finally:
+        connection.close()
+    raise AssertionError(f"{sql} did not fail")
+
+
+async def test_a_read_only_database_is_a_storage_fault_and_a_bad_statement_is_not(
+    store: SqliteCallStore, database: Path
+) -> None:
+    refused = sqlite_error(f"file:{database}?mode=ro", "DELETE FROM calls", uri=True)
+    mistaken = sqlite_error(database, "SELECT nonsense FROM nowhere")
+
+    assert "attempt to write a readonly database" in str(refused)
+    assert is_storage_fault(refused)
+    assert not is_storage_fault(mistaken)
