@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from . import keys
 from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from .logs import configure_logging
+from .store import DatabaseInUse
 
 logger = logging.getLogger("dialajoke")
 
@@ -27,16 +29,19 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, os.environ)
         configure_logging(config.log_level)
         app = create_app(config)
-        app.on_startup.append(_freeze_start_up_heap)
+        app.on_startup.extend([_freeze_start_up_heap, _announce])
     except ConfigError as exc:
         print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
         return 2
     if warning := webhook_port_warning(config):
         logger.warning("%s", warning)
-    logger.info("serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url)
-    web.run_app(
-        app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
-    )
+    try:
+        web.run_app(
+            app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
+        )
+    except DatabaseInUse as exc:
+        print(f"dialajoke: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -72,6 +77,12 @@ async def _freeze_start_up_heap(app: web.Application) -> None:
     times in one process.
     """
     gc.freeze()
+
+
+async def _announce(app: web.Application) -> None:
+    """Said once everything has opened, so that a start-up refused (database in use) never claims to serve."""
+    config = app[keys.CONFIG]
+    logger.info("serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url)
 
 
 if __name__ == "__main__":

@@ -47,9 +47,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         simulator = TelnyxSimulator(app[keys.CLOCK], config.webhook_url, config.simulator.time_scale)
         app[keys.SIMULATOR] = simulator
         app.add_subapp("/simulator", simulator.app())
-    # Teardown runs in reverse: the queue stops first, then the webhook inbox drains, then the
-    # store and the HTTP session close under it.
-    app.cleanup_ctx.extend([http_session_ctx, simulator_ctx, store_ctx, call_control_ctx, inbox_ctx, queue_ctx])
+    # The store opens first, so that a database in use by another process stops start-up
+    # before anything else has started. Teardown runs in reverse: the queue stops first, then
+    # the webhook inbox drains, then the HTTP session and the store close under it.
+    app.cleanup_ctx.extend([store_ctx, http_session_ctx, simulator_ctx, call_control_ctx, inbox_ctx, queue_ctx])
     return app
 
 

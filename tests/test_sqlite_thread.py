@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dialajoke.store.sqlite_thread import SqliteThread, SqliteThreadClosed
+from dialajoke.store.sqlite_thread import BatchFailed, SqliteThread, SqliteThreadClosed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
@@ -123,12 +123,11 @@ async def test_a_failing_read_fails_alone(database: Path, writer: SqliteThread) 
 
 async def test_close_finishes_what_was_handed_over_then_refuses_more(database: Path) -> None:
     writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer")
-    pending = [asyncio.ensure_future(writer.run(add(f"note {n}"))) for n in range(5)]
-    await asyncio.sleep(0)
+    pending = [writer.run(add(f"note {n}")) for n in range(5)]
 
     await writer.close()
 
-    assert [task.result() for task in pending] == [1, 2, 3, 4, 5]
+    assert [future.result() for future in pending] == [1, 2, 3, 4, 5]
     with pytest.raises(SqliteThreadClosed):
         await writer.run(add("too late"))
     assert len(on_disk(database)) == 5
@@ -194,23 +193,20 @@ async def write_notes(writer: SqliteThread, count: int) -> None:
         await writer.run(add(f"a note long enough to fill pages {n:04d} " + "x" * 200))
 
 
-async def until_grown(database: Path, size_before: int) -> int:
-    """The writer checkpoints after it has answered, so the last copy may land just after the last answer."""
-    for _ in range(200):
-        if file_size(database) > size_before + 20_000:
-            break
-        await asyncio.sleep(0.01)
-    return file_size(database) - size_before
+async def after_checkpoints(writer: SqliteThread) -> None:
+    """The writer checkpoints between batches, after answering: once a later batch is answered, that is done."""
+    await writer.run(lambda db: None)
 
 
 async def test_the_writer_copies_the_wal_into_the_database_between_batches(database: Path) -> None:
     writer = await SqliteThread.open(database, group_commit=True, setup=set_up, name="test writer", checkpoint_every=5)
     size_before = file_size(database)
     await write_notes(writer, 200)
+    await after_checkpoints(writer)
 
     # Only a checkpoint writes to the database file itself (SQLite's own is turned off,
     # and closing the last connection would checkpoint too, so the writer stays open).
-    grown = await until_grown(database, size_before)
+    grown = file_size(database) - size_before
     await writer.close()
     assert grown > 20_000
     assert len(on_disk(database)) == 200
@@ -252,17 +248,19 @@ async def test_a_writer_that_is_never_idle_still_checkpoints(database: Path) -> 
         return write
 
     # Each write is a batch of its own, held on the writer's thread until the next one
-    # has been handed over: whenever a batch commits, more work is already waiting.
+    # has been handed over: whenever a batch commits, more work is already waiting. The
+    # loop runs its callbacks in the order they were scheduled, so the hand-over that
+    # run() schedules comes before the release scheduled after it.
+    loop = asyncio.get_running_loop()
     writes = []
     for n in range(100):
-        writes.append(asyncio.ensure_future(writer.run(held_write(n))))
-        for _ in range(3):
-            await asyncio.sleep(0)
+        writes.append(writer.run(held_write(n)))
         if n:
-            released[n - 1].set()
+            loop.call_soon(released[n - 1].set)
         assert await asyncio.to_thread(started[n].wait, 5)
-    # The last write is still held, so the writer has not been idle once.
-    grown = await until_grown(database, size_before)
+    # The last write is running, so every checkpoint before it is done; and it is still
+    # held, so the writer has not been idle once.
+    grown = file_size(database) - size_before
     released[-1].set()
     await asyncio.gather(*writes)
     await writer.close()
@@ -282,3 +280,114 @@ async def test_without_checkpoint_every_the_writer_never_checkpoints(database: P
 
     assert file_size(database) == size_before
     await writer.close()
+
+
+# Nothing that goes wrong leaves a caller waiting
+
+ANSWER_WITHIN_S = 5.0
+"""A caller that has not been answered by then is taken to be waiting forever."""
+
+
+class Escaped(BaseException):
+    """Not an Exception: what no unit of work is expected to raise, and no `except Exception` catches."""
+
+
+def escaping(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO notes (text) VALUES ('half')")
+    raise Escaped("out of the unit of work")
+
+
+async def answered(*futures: asyncio.Future[object]) -> list[object]:
+    return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ANSWER_WITHIN_S)
+
+
+async def test_a_write_batch_killed_by_its_unit_fails_alone_and_the_next_batch_is_served(
+    writer: SqliteThread, database: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    killed = await answered(writer.run(add("same batch")), writer.run(escaping))
+
+    after = await asyncio.wait_for(writer.run(add("next batch")), ANSWER_WITHIN_S)
+
+    assert [type(result) for result in killed] == [BatchFailed, BatchFailed]
+    assert isinstance(killed[1], BatchFailed)
+    assert isinstance(killed[1].__cause__, Escaped)
+    assert isinstance(after, int)
+    assert on_disk(database) == ["next batch"]
+    assert "the next batch will be served" in caplog.text
+
+
+async def test_a_read_batch_killed_by_its_unit_fails_alone_and_the_next_batch_is_served(
+    writer: SqliteThread, database: Path
+) -> None:
+    reader = await SqliteThread.open(database, group_commit=False, setup=lambda db: None, name="test reader")
+    try:
+        killed = await answered(reader.run(lambda db: 1), reader.run(escaping))
+        after = await asyncio.wait_for(reader.run(lambda db: db.execute("SELECT 42").fetchone()[0]), ANSWER_WITHIN_S)
+    finally:
+        await reader.close()
+
+    assert [type(result) for result in killed] == [BatchFailed, BatchFailed]
+    assert after == 42
+
+
+async def test_writes_committed_before_the_batch_was_killed_keep_their_answers(
+    writer: SqliteThread, database: Path
+) -> None:
+    """The COMMIT fails, so each write runs again alone: the first commits, then the third kills the batch."""
+    runs = 0
+
+    def escaping_when_run_again(db: sqlite3.Connection) -> None:
+        nonlocal runs
+        runs += 1
+        if runs > 1:
+            raise Escaped("on its second run")
+
+    dangling = writer.run(lambda db: db.execute("INSERT INTO pins (note_id) VALUES (999)"))
+
+    results = await answered(writer.run(add("kept")), dangling, writer.run(escaping_when_run_again))
+    after = await asyncio.wait_for(writer.run(add("next batch")), ANSWER_WITHIN_S)
+
+    assert results[0] == 1
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert isinstance(results[2], BatchFailed)
+    assert isinstance(after, int)
+    assert on_disk(database) == ["kept", "next batch"]
+
+
+async def test_a_connection_that_no_longer_works_fails_every_caller_instead_of_hanging(writer: SqliteThread) -> None:
+    broken = await answered(writer.run(add("before")), writer.run(lambda db: db.close()))
+
+    later = await answered(*(writer.run(add(f"note {n}")) for n in range(3)))
+    again = await answered(writer.run(add("again")))
+
+    assert all(isinstance(result, sqlite3.ProgrammingError) for result in [*broken, *later, *again])
+
+
+class DiesBetweenBatches(SqliteThread):
+    """A fault injected where no unit of work runs: after its first batch, the thread stops when told to."""
+
+    die = threading.Event()
+
+    def _checkpoint_when_quiet(self, connection: sqlite3.Connection) -> None:
+        self.die.wait(ANSWER_WITHIN_S)
+        raise Escaped("in the batch machinery")
+
+
+async def test_work_handed_to_a_thread_that_stopped_fails_instead_of_waiting_forever(
+    database: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = await DiesBetweenBatches.open(database, group_commit=True, setup=set_up, name="test writer")
+    writer.die = threading.Event()
+    first = await asyncio.wait_for(writer.run(add("first")), ANSWER_WITHIN_S)
+
+    waiting = [writer.run(add(f"note {n}")) for n in range(3)]
+    asyncio.get_running_loop().call_soon(writer.die.set)  # after the hand-over that run() scheduled
+    left = await answered(*waiting)
+    with pytest.raises(SqliteThreadClosed):
+        writer.run(add("after"))
+    await writer.close()
+
+    assert first == 1
+    assert [type(result) for result in left] == [SqliteThreadClosed] * 3
+    assert on_disk(database) == ["first"]
+    assert "no more work can run" in caplog.text

@@ -1,16 +1,23 @@
-"""SqliteCallStore: calls and their timelines, on a real database file."""
+"""The CallStore contract: every backend runs this whole suite.
+
+The ``backend`` fixture is parametrised with every store there is (today SQLite on disk);
+a new backend is one more entry in BACKENDS. What is particular to one backend (SQLite's
+WAL, group commit, its lock file) is tested on its own, in tests/test_sqlite_store.py and
+tests/test_sqlite_thread.py.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction, TimelineEntry
-from dialajoke.store import SqliteCallStore
+from dialajoke.store import CallStore, SqliteCallStore
 
 from .clock import ManualClock
 from .service import START
@@ -18,15 +25,40 @@ from .service import START
 STARTED = datetime.fromtimestamp(START, UTC)
 
 
+class Backend(Protocol):
+    """One kind of store, as the suite needs it: opened on the same data as often as a test likes."""
+
+    async def open(self, clock: ManualClock) -> CallStore: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SqliteOnDisk:
+    path: Path
+
+    async def open(self, clock: ManualClock) -> CallStore:
+        return await SqliteCallStore.open(self.path, clock)
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {
+    "sqlite": lambda tmp_path: SqliteOnDisk(tmp_path / "calls.sqlite3"),
+}
+"""Each backend, made from the test's own temporary folder: its data starts empty in every test."""
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return BACKENDS[request.param](tmp_path)
+
+
 @pytest.fixture
-async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallStore]:
-    opened = await SqliteCallStore.open(database, clock)
+async def store(backend: Backend, clock: ManualClock) -> AsyncIterator[CallStore]:
+    opened = await backend.open(clock)
     yield opened
     await opened.close()
 
 
 async def book(
-    store: SqliteCallStore,
+    store: CallStore,
     in_s: float = 3600,
     to: str = "+12025550142",
     status: CallStatus = CallStatus.SCHEDULED,
@@ -44,14 +76,10 @@ async def book(
     )
 
 
-async def reopen(database: Path, clock: ManualClock) -> SqliteCallStore:
-    return await SqliteCallStore.open(database, clock)
-
-
 # Adding and reading calls
 
 
-async def test_add_call_then_get_call_round_trips_every_field(store: SqliteCallStore) -> None:
+async def test_add_call_then_get_call_round_trips_every_field(store: CallStore) -> None:
     added = await store.add_call(
         direction=Direction.INBOUND,
         to="+12025550142",
@@ -78,7 +106,7 @@ async def test_add_call_then_get_call_round_trips_every_field(store: SqliteCallS
     assert fetched.events == (TimelineEntry(STARTED, CallStatus.RINGING, "someone rang the joke line"),)
 
 
-async def test_each_call_gets_its_own_id_and_ref(store: SqliteCallStore) -> None:
+async def test_each_call_gets_its_own_id_and_ref(store: CallStore) -> None:
     first = await book(store)
     second = await book(store)
 
@@ -87,11 +115,11 @@ async def test_each_call_gets_its_own_id_and_ref(store: SqliteCallStore) -> None
     assert first.ref
 
 
-async def test_get_call_of_an_unknown_id_is_none(store: SqliteCallStore) -> None:
+async def test_get_call_of_an_unknown_id_is_none(store: CallStore) -> None:
     assert await store.get_call(404) is None
 
 
-async def test_the_due_time_keeps_its_microseconds(store: SqliteCallStore) -> None:
+async def test_the_due_time_keeps_its_microseconds(store: CallStore) -> None:
     at = datetime(2026, 11, 24, 10, 30, 15, 123456, tzinfo=UTC)
     call = await store.add_call(
         direction=Direction.OUTBOUND,
@@ -109,7 +137,7 @@ async def test_the_due_time_keeps_its_microseconds(store: SqliteCallStore) -> No
 # Moving through statuses
 
 
-async def test_move_goes_forward_and_adds_to_the_timeline(store: SqliteCallStore, clock: ManualClock) -> None:
+async def test_move_goes_forward_and_adds_to_the_timeline(store: CallStore, clock: ManualClock) -> None:
     call = await book(store)
 
     clock.advance(10)
@@ -130,7 +158,7 @@ async def test_move_goes_forward_and_adds_to_the_timeline(store: SqliteCallStore
     )
 
 
-async def test_move_may_skip_ahead(store: SqliteCallStore) -> None:
+async def test_move_may_skip_ahead(store: CallStore) -> None:
     call = await book(store)
 
     answered = await store.move(call.id, CallStatus.ANSWERED, "answered before ringing was reported")
@@ -140,9 +168,7 @@ async def test_move_may_skip_ahead(store: SqliteCallStore) -> None:
 
 
 @pytest.mark.parametrize("back_to", [CallStatus.DIALING, CallStatus.SCHEDULED, CallStatus.RINGING])
-async def test_move_backwards_or_in_place_is_refused_and_leaves_no_trace(
-    store: SqliteCallStore, back_to: CallStatus
-) -> None:
+async def test_move_backwards_or_in_place_is_refused_and_leaves_no_trace(store: CallStore, back_to: CallStatus) -> None:
     call = await book(store)
     await store.move(call.id, CallStatus.DIALING, "dialing")
     before = await store.move(call.id, CallStatus.RINGING, "ringing")
@@ -155,7 +181,7 @@ async def test_move_backwards_or_in_place_is_refused_and_leaves_no_trace(
 
 @pytest.mark.parametrize("final", [CallStatus.COMPLETED, CallStatus.CANCELLED, CallStatus.FAILED])
 @pytest.mark.parametrize("then", [CallStatus.DIALING, CallStatus.SPEAKING, CallStatus.BUSY, CallStatus.COMPLETED])
-async def test_a_final_status_is_never_left(store: SqliteCallStore, final: CallStatus, then: CallStatus) -> None:
+async def test_a_final_status_is_never_left(store: CallStore, final: CallStatus, then: CallStatus) -> None:
     call = await book(store)
     ended = await store.move(call.id, final, "ended")
 
@@ -165,11 +191,11 @@ async def test_a_final_status_is_never_left(store: SqliteCallStore, final: CallS
     assert await store.get_call(call.id) == ended
 
 
-async def test_move_of_an_unknown_call_is_none(store: SqliteCallStore) -> None:
+async def test_move_of_an_unknown_call_is_none(store: CallStore) -> None:
     assert await store.move(404, CallStatus.DIALING, "dialing") is None
 
 
-async def test_cancel_only_from_scheduled_cancels_a_scheduled_call(store: SqliteCallStore) -> None:
+async def test_cancel_only_from_scheduled_cancels_a_scheduled_call(store: CallStore) -> None:
     call = await book(store)
 
     cancelled = await store.move(call.id, CallStatus.CANCELLED, "cancelled", only_from={CallStatus.SCHEDULED})
@@ -179,7 +205,7 @@ async def test_cancel_only_from_scheduled_cancels_a_scheduled_call(store: Sqlite
     assert cancelled.events[-1].detail == "cancelled"
 
 
-async def test_cancel_only_from_scheduled_leaves_a_dialing_call_alone(store: SqliteCallStore) -> None:
+async def test_cancel_only_from_scheduled_leaves_a_dialing_call_alone(store: CallStore) -> None:
     call = await book(store)
     dialing = await store.move(call.id, CallStatus.DIALING, "dialing")
 
@@ -189,7 +215,7 @@ async def test_cancel_only_from_scheduled_leaves_a_dialing_call_alone(store: Sql
     assert await store.get_call(call.id) == dialing
 
 
-async def test_only_from_cannot_widen_what_the_status_rules_allow(store: SqliteCallStore) -> None:
+async def test_only_from_cannot_widen_what_the_status_rules_allow(store: CallStore) -> None:
     call = await book(store)
     completed = await store.move(call.id, CallStatus.COMPLETED, "done")
 
@@ -199,7 +225,7 @@ async def test_only_from_cannot_widen_what_the_status_rules_allow(store: SqliteC
     assert await store.get_call(call.id) == completed
 
 
-async def test_move_saves_the_fields_it_is_given(store: SqliteCallStore) -> None:
+async def test_move_saves_the_fields_it_is_given(store: CallStore) -> None:
     call = await book(store)
     await store.move(call.id, CallStatus.ANSWERED, "answered")
 
@@ -213,7 +239,7 @@ async def test_move_saves_the_fields_it_is_given(store: SqliteCallStore) -> None
     assert await store.get_call(call.id) == completed
 
 
-async def test_a_field_given_as_none_keeps_its_value(store: SqliteCallStore) -> None:
+async def test_a_field_given_as_none_keeps_its_value(store: CallStore) -> None:
     call = await book(store)
     await store.move(call.id, CallStatus.SPEAKING, "telling the joke", joke="A joke")
 
@@ -223,7 +249,7 @@ async def test_a_field_given_as_none_keeps_its_value(store: SqliteCallStore) -> 
     assert completed.joke == "A joke"
 
 
-async def test_a_refused_move_saves_none_of_its_fields(store: SqliteCallStore) -> None:
+async def test_a_refused_move_saves_none_of_its_fields(store: CallStore) -> None:
     call = await book(store)
     await store.move(call.id, CallStatus.COMPLETED, "done", hangup_cause="normal_clearing")
 
@@ -234,7 +260,7 @@ async def test_a_refused_move_saves_none_of_its_fields(store: SqliteCallStore) -
     assert (stored.status, stored.hangup_cause) == (CallStatus.COMPLETED, "normal_clearing")
 
 
-async def test_move_refuses_a_field_it_does_not_know(store: SqliteCallStore) -> None:
+async def test_move_refuses_a_field_it_does_not_know(store: CallStore) -> None:
     call = await book(store)
 
     with pytest.raises(TypeError, match="status"):
@@ -243,9 +269,7 @@ async def test_move_refuses_a_field_it_does_not_know(store: SqliteCallStore) -> 
     assert await store.get_call(call.id) == call
 
 
-async def test_add_note_adds_to_the_timeline_without_changing_the_status(
-    store: SqliteCallStore, clock: ManualClock
-) -> None:
+async def test_add_note_adds_to_the_timeline_without_changing_the_status(store: CallStore, clock: ManualClock) -> None:
     call = await book(store)
     clock.advance(3)
 
@@ -262,7 +286,7 @@ async def test_add_note_adds_to_the_timeline_without_changing_the_status(
 # Telnyx's call_control_id
 
 
-async def test_attach_call_control_id_sets_it(store: SqliteCallStore) -> None:
+async def test_attach_call_control_id_sets_it(store: CallStore) -> None:
     call = await book(store)
 
     await store.attach_call_control_id(call.id, "v3:first")
@@ -272,7 +296,7 @@ async def test_attach_call_control_id_sets_it(store: SqliteCallStore) -> None:
     assert stored.call_control_id == "v3:first"
 
 
-async def test_attach_call_control_id_never_overwrites(store: SqliteCallStore) -> None:
+async def test_attach_call_control_id_never_overwrites(store: CallStore) -> None:
     call = await book(store)
     await store.attach_call_control_id(call.id, "v3:first")
 
@@ -283,7 +307,7 @@ async def test_attach_call_control_id_never_overwrites(store: SqliteCallStore) -
     assert stored.call_control_id == "v3:first"
 
 
-async def test_attach_call_control_id_keeps_one_given_when_the_call_was_added(store: SqliteCallStore) -> None:
+async def test_attach_call_control_id_keeps_one_given_when_the_call_was_added(store: CallStore) -> None:
     call = await book(store, call_control_id="v3:inbound")
 
     await store.attach_call_control_id(call.id, "v3:other")
@@ -293,14 +317,14 @@ async def test_attach_call_control_id_keeps_one_given_when_the_call_was_added(st
     assert stored.call_control_id == "v3:inbound"
 
 
-async def test_find_call_by_ref(store: SqliteCallStore) -> None:
+async def test_find_call_by_ref(store: CallStore) -> None:
     await book(store)
     wanted = await book(store)
 
     assert await store.find_call(ref=wanted.ref) == wanted
 
 
-async def test_find_call_by_call_control_id(store: SqliteCallStore) -> None:
+async def test_find_call_by_call_control_id(store: CallStore) -> None:
     wanted = await book(store)
     await book(store)
     await store.attach_call_control_id(wanted.id, "v3:abc/def+=")
@@ -311,7 +335,7 @@ async def test_find_call_by_call_control_id(store: SqliteCallStore) -> None:
     assert found.id == wanted.id
 
 
-async def test_find_call_prefers_the_ref(store: SqliteCallStore) -> None:
+async def test_find_call_prefers_the_ref(store: CallStore) -> None:
     by_ref = await book(store)
     by_id = await book(store, call_control_id="v3:other")
 
@@ -322,7 +346,7 @@ async def test_find_call_prefers_the_ref(store: SqliteCallStore) -> None:
     assert found.id != by_id.id
 
 
-async def test_find_call_falls_back_to_the_call_control_id(store: SqliteCallStore) -> None:
+async def test_find_call_falls_back_to_the_call_control_id(store: CallStore) -> None:
     wanted = await book(store, call_control_id="v3:known")
 
     found = await store.find_call(ref="not-a-ref-we-made", call_control_id="v3:known")
@@ -331,7 +355,7 @@ async def test_find_call_falls_back_to_the_call_control_id(store: SqliteCallStor
     assert found.id == wanted.id
 
 
-async def test_find_call_of_nothing_known_is_none(store: SqliteCallStore) -> None:
+async def test_find_call_of_nothing_known_is_none(store: CallStore) -> None:
     await book(store, call_control_id="v3:known")
 
     assert await store.find_call(ref="nope", call_control_id="v3:unknown") is None
@@ -341,7 +365,7 @@ async def test_find_call_of_nothing_known_is_none(store: SqliteCallStore) -> Non
 # Listing
 
 
-async def three_calls(store: SqliteCallStore) -> tuple[Call, Call, Call]:
+async def three_calls(store: CallStore) -> tuple[Call, Call, Call]:
     """Booked out of order: due in 3 h, 1 h and 2 h; the 2 h one is then cancelled."""
     late = await book(store, in_s=3 * 3600)
     soon = await book(store, in_s=3600)
@@ -350,7 +374,7 @@ async def three_calls(store: SqliteCallStore) -> tuple[Call, Call, Call]:
     return late, soon, middle
 
 
-async def test_list_calls_upcoming_is_soonest_first(store: SqliteCallStore) -> None:
+async def test_list_calls_upcoming_is_soonest_first(store: CallStore) -> None:
     late, soon, middle = await three_calls(store)
 
     listed = await store.list_calls(upcoming=True)
@@ -358,7 +382,7 @@ async def test_list_calls_upcoming_is_soonest_first(store: SqliteCallStore) -> N
     assert [call.id for call in listed] == [soon.id, middle.id, late.id]
 
 
-async def test_list_calls_otherwise_is_latest_first(store: SqliteCallStore) -> None:
+async def test_list_calls_otherwise_is_latest_first(store: CallStore) -> None:
     late, soon, middle = await three_calls(store)
 
     listed = await store.list_calls()
@@ -366,7 +390,7 @@ async def test_list_calls_otherwise_is_latest_first(store: SqliteCallStore) -> N
     assert [call.id for call in listed] == [late.id, middle.id, soon.id]
 
 
-async def test_list_calls_filters_by_status(store: SqliteCallStore) -> None:
+async def test_list_calls_filters_by_status(store: CallStore) -> None:
     late, soon, middle = await three_calls(store)
 
     scheduled = await store.list_calls(statuses=[CallStatus.SCHEDULED], upcoming=True)
@@ -377,13 +401,13 @@ async def test_list_calls_filters_by_status(store: SqliteCallStore) -> None:
     assert cancelled[0].status is CallStatus.CANCELLED
 
 
-async def test_list_calls_with_no_statuses_lists_nothing(store: SqliteCallStore) -> None:
+async def test_list_calls_with_no_statuses_lists_nothing(store: CallStore) -> None:
     await three_calls(store)
 
     assert await store.list_calls(statuses=[]) == []
 
 
-async def test_list_calls_honours_limit(store: SqliteCallStore) -> None:
+async def test_list_calls_honours_limit(store: CallStore) -> None:
     late, soon, middle = await three_calls(store)
 
     upcoming = await store.list_calls(upcoming=True, limit=2)
@@ -393,7 +417,7 @@ async def test_list_calls_honours_limit(store: SqliteCallStore) -> None:
     assert [call.id for call in recent] == [late.id]
 
 
-async def test_list_calls_includes_each_timeline(store: SqliteCallStore) -> None:
+async def test_list_calls_includes_each_timeline(store: CallStore) -> None:
     _, soon, middle = await three_calls(store)
 
     listed = {call.id: call for call in await store.list_calls()}
@@ -402,7 +426,7 @@ async def test_list_calls_includes_each_timeline(store: SqliteCallStore) -> None
     assert [entry.status for entry in listed[soon.id].events] == [CallStatus.SCHEDULED]
 
 
-async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: SqliteCallStore) -> None:
+async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: CallStore) -> None:
     late, soon, _ = await three_calls(store)
     dialing = await book(store, in_s=60)
     await store.move(dialing.id, CallStatus.DIALING, "dialing")
@@ -412,25 +436,25 @@ async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: Sqlite
     assert due == [(soon.id, START + 3600), (late.id, START + 3 * 3600)]
 
 
-async def test_scheduled_of_an_empty_store_yields_nothing(store: SqliteCallStore) -> None:
+async def test_scheduled_of_an_empty_store_yields_nothing(store: CallStore) -> None:
     assert [item async for item in store.scheduled()] == []
 
 
 # Webhook events and durability
 
 
-async def test_record_event_is_true_only_the_first_time(store: SqliteCallStore) -> None:
+async def test_record_event_is_true_only_the_first_time(store: CallStore) -> None:
     assert await store.record_event("event-1", "call.answered", b"{}") is True
     assert await store.record_event("event-1", "call.answered", b"{}") is False
     assert await store.record_event("event-2", "call.answered", b"{}") is True
 
 
-async def test_record_event_survives_reopening_the_database(database: Path, clock: ManualClock) -> None:
-    first = await reopen(database, clock)
+async def test_record_event_survives_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
     assert await first.record_event("event-1", "call.hangup", b"{}") is True
     await first.close()
 
-    second = await reopen(database, clock)
+    second = await backend.open(clock)
     try:
         assert await second.record_event("event-1", "call.hangup", b"{}") is False
         assert await second.record_event("event-2", "call.hangup", b"{}") is True
@@ -438,15 +462,15 @@ async def test_record_event_survives_reopening_the_database(database: Path, cloc
         await second.close()
 
 
-async def test_a_call_survives_reopening_the_store(database: Path, clock: ManualClock) -> None:
-    first = await reopen(database, clock)
+async def test_a_call_survives_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
     call = await book(first)
     clock.advance(30)
     moved = await first.move(call.id, CallStatus.DIALING, "dialing")
     await first.attach_call_control_id(call.id, "v3:survivor")
     await first.close()
 
-    second = await reopen(database, clock)
+    second = await backend.open(clock)
     try:
         stored = await second.get_call(call.id)
         due = [item async for item in second.scheduled()]
@@ -461,12 +485,12 @@ async def test_a_call_survives_reopening_the_store(database: Path, clock: Manual
     assert due == []
 
 
-async def test_a_scheduled_call_is_still_due_after_reopening(database: Path, clock: ManualClock) -> None:
-    first = await reopen(database, clock)
+async def test_a_scheduled_call_is_still_due_after_reopening(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
     call = await book(first, in_s=90)
     await first.close()
 
-    second = await reopen(database, clock)
+    second = await backend.open(clock)
     try:
         due = [item async for item in second.scheduled()]
         stored = await second.get_call(call.id)
@@ -477,29 +501,8 @@ async def test_a_scheduled_call_is_still_due_after_reopening(database: Path, clo
     assert stored == call
 
 
-async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
-    path = tmp_path / "new" / "folder" / "calls.sqlite3"
+async def test_an_open_store_that_can_write_answers_ping(store: CallStore) -> None:
+    await store.ping()
+    await book(store)
 
-    opened = await SqliteCallStore.open(path, clock)
-    try:
-        await opened.ping()
-    finally:
-        await opened.close()
-
-    assert path.exists()
-
-
-async def test_a_refused_move_leaves_the_database_free_for_other_writers(
-    store: SqliteCallStore, database: Path
-) -> None:
-    call = await book(store)
-    await store.move(call.id, CallStatus.CANCELLED, "cancelled")
-
-    assert await store.move(call.id, CallStatus.DIALING, "dialing") is None
-
-    other = sqlite3.connect(database, timeout=0)
-    try:
-        other.execute("INSERT INTO webhook_events (event_id, event_type, received_at, body) VALUES ('x', 't', 0, x'')")
-        other.commit()
-    finally:
-        other.close()
+    await store.ping()

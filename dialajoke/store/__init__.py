@@ -1,7 +1,8 @@
 """Where calls and webhook events live: the CallStore contract and its backends."""
 
-from .contract import CallStore
+from .contract import CallStore, StorageUnavailable
+from .lock import DatabaseInUse
 from .sqlite import SqliteCallStore
 from .sqlite_thread import SqliteThread, SqliteThreadClosed
 
-__all__ = ["CallStore", "SqliteCallStore", "SqliteThread", "SqliteThreadClosed"]
+__all__ = ["CallStore", "DatabaseInUse", "SqliteCallStore", "SqliteThread", "SqliteThreadClosed", "StorageUnavailable"]

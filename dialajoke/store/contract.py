@@ -15,8 +15,20 @@ from datetime import datetime
 from ..models import Call, CallStatus, Direction
 
 
+class StorageUnavailable(Exception):
+    """The store cannot write just now (a full disk, a read-only or locked database); nothing was saved.
+
+    Raised by a write the database refused for a reason outside the write itself, and by
+    :meth:`CallStore.ping` while writes fail. It passes once the cause is fixed, without a
+    restart: the caller may try again later.
+    """
+
+
 class CallStore(abc.ABC):
-    """The contract every store keeps. All times are aware UTC datetimes."""
+    """The contract every store keeps. All times are aware UTC datetimes.
+
+    Every write raises :class:`StorageUnavailable` when the database cannot take it.
+    """
 
     @abc.abstractmethod
     async def add_call(
@@ -104,4 +116,11 @@ class CallStore(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise if the store cannot answer."""
+        """Raise if the store cannot answer; :class:`StorageUnavailable` while it cannot be written.
+
+        Cheap enough for every health check: it writes only when no write has succeeded lately.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish the work already handed over, then let go of the database."""

@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from ..clock import Clock
 from ..ids import unique_id
 from ..models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
-from .contract import CallStore
-from .sqlite_thread import SqliteThread
+from .contract import CallStore, StorageUnavailable
+from .lock import DatabaseLock
+from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 SCHEMA = """
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_events_unprocessed ON webhook_events (received_at) WHERE processed_at IS NULL;
+CREATE TABLE IF NOT EXISTS write_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    written_at REAL NOT NULL
+);
 """
 
 _CALL_COLUMNS = (
@@ -75,31 +82,78 @@ class SqliteCallStore(CallStore):
     snapshot, and the writer copies the WAL into the database file when it is otherwise
     idle. WAL lets the two work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
+
+    One process at a time: the store holds a :class:`DatabaseLock` while it is open.
+    A write that SQLite refuses for want of storage (see :func:`is_storage_fault`)
+    raises :class:`StorageUnavailable`; the first such failure is logged as a warning,
+    and the first write to succeed after it as the recovery.
     """
 
-    def __init__(self, writer: SqliteThread, reader: SqliteThread, clock: Clock) -> None:
+    def __init__(
+        self, path: str | Path, writer: SqliteThread, reader: SqliteThread, clock: Clock, lock: DatabaseLock
+    ) -> None:
+        self._path = path
         self._writer = writer
         self._reader = reader
         self._clock = clock
+        self._lock = lock
+        self._write_fault: str | None = None
+        """Why the last write failed for want of storage; None once a write has succeeded since."""
+        self._written_at = -math.inf
+        """When a write last succeeded (the clock's epoch seconds)."""
 
     @classmethod
-    async def open(cls, path: str | Path, clock: Clock) -> SqliteCallStore:
+    async def open(cls, path: str | Path, clock: Clock, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Self:
+        """Lock the database for this process, then connect the writer and the reader.
+
+        Raises :class:`DatabaseInUse` when another process has it open.
+
+        :param busy_timeout_s: how long a write waits for another program's lock on the file
+            before it fails with :class:`StorageUnavailable`.
+        """
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await SqliteThread.open(
-            path, group_commit=True, setup=_set_up_writer, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
-        )
+        lock = DatabaseLock.acquire(path)
         try:
-            reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
+            writer, reader = await _connect(path, busy_timeout_s)
         except BaseException:
-            await writer.close()
+            lock.release()
             raise
-        return cls(writer, reader, clock)
+        return cls(path, writer, reader, clock, lock)
 
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
+        self._lock.release()
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write; a refusal for want of storage becomes :class:`StorageUnavailable`."""
+        try:
+            result = await self._writer.run(work)
+        except sqlite3.Error as exc:
+            if not is_storage_fault(exc):
+                raise
+            raise self._cannot_write(exc) from exc
+        self._can_write()
+        return result
+
+    def _cannot_write(self, exc: sqlite3.Error) -> StorageUnavailable:
+        if self._write_fault is None:
+            logger.warning(
+                "database %s cannot be written (%s): every write is refused until it can;"
+                " free disk space, make the file writable, or stop what holds its lock",
+                self._path,
+                exc,
+            )
+        self._write_fault = str(exc)
+        return StorageUnavailable(f"the database cannot be written: {exc}")
+
+    def _can_write(self) -> None:
+        self._written_at = self._clock.time()
+        if self._write_fault is not None:
+            logger.info("database %s can be written again (it could not: %s)", self._path, self._write_fault)
+            self._write_fault = None
 
     async def add_call(
         self,
@@ -127,7 +181,7 @@ class SqliteCallStore(CallStore):
             _insert_event(db, cursor.lastrowid, now, status, detail)
             return cursor.lastrowid
 
-        call_id = await self._writer.run(insert)
+        call_id = await self._write(insert)
         # Built from what was written rather than read back: nothing else can have changed it yet.
         created = epoch_to_datetime(now)
         return Call(
@@ -183,19 +237,19 @@ class SqliteCallStore(CallStore):
             _insert_event(db, call_id, now, new, detail)
             return _call_by(db, "id", call_id)
 
-        moved = await self._writer.run(update)
+        moved = await self._write(update)
         if moved is not None:
             logger.info("call %s is %s: %s", call_id, new, detail)
         return moved
 
     async def attach_call_control_id(self, call_id: int, call_control_id: str) -> None:
         sql = "UPDATE calls SET call_control_id = ? WHERE id = ? AND call_control_id IS NULL"
-        await self._writer.run(partial(_execute, sql=sql, params=(call_control_id, call_id)))
+        await self._write(partial(_execute, sql=sql, params=(call_control_id, call_id)))
 
     async def add_note(self, call_id: int, detail: str) -> None:
         now = self._clock.time()
         sql = "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?"
-        await self._writer.run(partial(_execute, sql=sql, params=(now, detail, call_id)))
+        await self._write(partial(_execute, sql=sql, params=(now, detail, call_id)))
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
@@ -243,22 +297,20 @@ class SqliteCallStore(CallStore):
     async def record_event(self, event_id: str, event_type: str, body: bytes) -> bool:
         received_at = self._clock.time()
         sql = "INSERT OR IGNORE INTO webhook_events (event_id, event_type, received_at, body) VALUES (?, ?, ?, ?)"
-        return await self._writer.run(
-            lambda db: db.execute(sql, (event_id, event_type, received_at, body)).rowcount == 1
-        )
+        return await self._write(lambda db: db.execute(sql, (event_id, event_type, received_at, body)).rowcount == 1)
 
     async def mark_events_processed(self, outcomes: Mapping[str, str | None]) -> None:
         processed_at = self._clock.time()
         rows = [(processed_at, error, event_id) for event_id, error in outcomes.items()]
         sql = "UPDATE webhook_events SET processed_at = ?, error = ? WHERE event_id = ?"
-        await self._writer.run(partial(_execute_many, sql=sql, rows=rows))
+        await self._write(partial(_execute_many, sql=sql, rows=rows))
 
     async def forget_events(self, processed_before: float) -> int:
         def delete(db: sqlite3.Connection) -> int:
             sql = "DELETE FROM webhook_events WHERE processed_at IS NOT NULL AND processed_at < ?"
             return db.execute(sql, (processed_before,)).rowcount
 
-        return await self._writer.run(delete)
+        return await self._write(delete)
 
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         sql = "SELECT event_id, body FROM webhook_events WHERE processed_at IS NULL ORDER BY received_at LIMIT ?"
@@ -267,8 +319,52 @@ class SqliteCallStore(CallStore):
 
     async def ping(self) -> None:
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
+        if self._write_fault is not None or self._clock.time() - self._written_at >= WRITE_PROBE_AFTER_S:
+            now = self._clock.time()
+            await self._write(
+                partial(_execute, sql="REPLACE INTO write_probe (id, written_at) VALUES (1, ?)", params=(now,))
+            )
 
 
+async def _connect(path: str | Path, busy_timeout_s: float) -> tuple[SqliteThread, SqliteThread]:
+    writer = await SqliteThread.open(
+        path,
+        group_commit=True,
+        setup=_set_up_writer,
+        name="sqlite writer",
+        busy_timeout_s=busy_timeout_s,
+        checkpoint_every=CHECKPOINT_EVERY,
+    )
+    try:
+        reader = await SqliteThread.open(path, group_commit=False, setup=_set_up_reader, name="sqlite reader")
+    except BaseException:
+        await writer.close()
+        raise
+    return writer, reader
+
+
+STORAGE_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+"""SQLite's primary result codes for a write refused by the storage, not by the write itself."""
+
+
+def is_storage_fault(exc: sqlite3.Error) -> bool:
+    """A full disk, a read-only or locked database, an I/O error: not the write's fault, and it may pass."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in STORAGE_FAULTS
+
+
+WRITE_PROBE_AFTER_S = 1.0
+"""A ping writes only when no write has succeeded for this long, so that a busy service's
+health checks cost no commit of their own, while an idle one's still notice a full disk."""
 CHECKPOINT_EVERY = 1000
 """Commits between two checkpoints: at a few pages a commit, about 20 MB of WAL (see SqliteThread)."""
 SCHEDULED_PAGE = 1000

@@ -17,6 +17,10 @@ takes every unit waiting at that moment and runs them in one go:
 The results go back to the loop in a single call. A unit's future resolves only once
 its batch has committed, so a caller that has its answer has its data on disk; a caller
 cancelled while waiting does not undo its write.
+
+Whatever goes wrong, no caller waits forever: an error that escapes a batch fails the
+callers of that batch not yet answered, and the next batch is served; should the
+thread itself ever stop, every unit still waiting fails with :class:`SqliteThreadClosed`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,13 @@ class SqliteThreadClosed(RuntimeError):
     """Work handed over after close(), or after the thread could no longer run it."""
 
 
+class BatchFailed(RuntimeError):
+    """A unit of work's batch failed with something the event loop must not be handed (a BaseException).
+
+    The original is the ``__cause__``.
+    """
+
+
 class SqliteThread:
     """Run functions of one connection on a dedicated thread, in batches.
 
@@ -81,6 +92,8 @@ class SqliteThread:
         self._gathering: list[Unit] = []
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
+        self._stopped = False
+        """Set on the loop once the thread has stopped: nothing handed over after that can run."""
         self._transactions = 0
         self._connected: ThreadFuture[None] = ThreadFuture()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
@@ -121,8 +134,12 @@ class SqliteThread:
         """Batches run so far: with group commit, the number of commits."""
         return self._transactions
 
-    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` on the thread's connection with whatever else is waiting; return what it returns.
+    def run(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Hand ``work`` over to run on the thread's connection with whatever else is waiting.
+
+        Returns a future of what ``work`` returns. The work is handed over when this is
+        called, not when the future is awaited: everything handed over during one turn of
+        the event loop goes to the thread together, in the order of the calls.
 
         ``work`` runs on another thread, and a write may run twice (see above): it may use
         only the connection and what it was given, and do nothing but SQL.
@@ -133,7 +150,7 @@ class SqliteThread:
         if not self._gathering:
             self._loop.call_soon(self._hand_over)
         self._gathering.append((work, future))
-        return await future
+        return future
 
     def _hand_over(self) -> None:
         """Pass the thread everything handed in during this turn of the event loop, at once.
@@ -142,8 +159,12 @@ class SqliteThread:
         kernel runs a woken thread promptly): no grouping, and a context switch each.
         """
         units, self._gathering = self._gathering, []
-        if units:
-            self._inbox.put(units)
+        if not units:
+            return
+        if self._stopped:
+            _fail(units, SqliteThreadClosed("the database thread has stopped"))
+            return
+        self._inbox.put(units)
 
     async def close(self) -> None:
         """Finish the work already handed over, then close the connection."""
@@ -171,18 +192,47 @@ class SqliteThread:
             self._connected.set_exception(exc)
             return
         self._connected.set_result(None)
+        in_hand: list[Unit] = []
         try:
-            self._serve_batches(connection)
+            self._serve_batches(connection, in_hand)
+        except BaseException:
+            logger.critical("the database thread for %s stopped; no more work can run", self._path, exc_info=True)
+            self._call_on_loop(self._fail_what_is_left, in_hand)
         finally:
             connection.close()
 
-    def _serve_batches(self, connection: sqlite3.Connection) -> None:
+    def _serve_batches(self, connection: sqlite3.Connection, in_hand: list[Unit]) -> None:
+        """Serve batches until close(); ``in_hand`` holds the batch being served, for :meth:`_serve` to fail."""
         stopping = False
         while not stopping:
             batch, stopping = self._next_batch()
+            in_hand[:] = batch
             if batch:
-                self._answer(self._run_batch(connection, batch))
+                self._answer(self._outcomes(connection, batch))
                 self._checkpoint_when_quiet(connection)
+
+    def _outcomes(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        """Run the batch; whatever escapes it fails the units not yet answered, and only those.
+
+        Units answered before the escape keep their answers: a write answered here has
+        committed, and its caller must not be told otherwise.
+        """
+        outcomes: list[Outcome] = []
+        try:
+            self._run_batch(connection, batch, outcomes)
+        except BaseException as exc:
+            logger.error(
+                "a batch of %d units of work on %s failed; its units not yet answered fail with the error,"
+                " and the next batch will be served",
+                len(batch),
+                self._path,
+                exc_info=True,
+            )
+            _roll_back(connection)
+            answered = {future for future, _, _ in outcomes}
+            error = exc if isinstance(exc, Exception) else _batch_failed(exc)
+            outcomes.extend((future, None, error) for _, future in batch if future not in answered)
+        return outcomes
 
     def _next_batch(self) -> tuple[list[Unit], bool]:
         """Wait for work, then take whatever else is already waiting (up to about MAX_BATCH)."""
@@ -199,13 +249,13 @@ class SqliteThread:
             except queue.Empty:
                 return batch, False
 
-    def _run_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+    def _run_batch(self, connection: sqlite3.Connection, batch: list[Unit], outcomes: list[Outcome]) -> None:
+        """Add the outcome of each unit to ``outcomes`` as soon as it is final."""
         if not self._group_commit:
-            return self._read_batch(connection, batch)
-        outcomes: list[Outcome] = []
+            self._read_batch(connection, batch, outcomes)
+            return
         while batch:
             batch = self._write_batch(connection, batch, outcomes)
-        return outcomes
 
     def _write_batch(self, connection: sqlite3.Connection, batch: list[Unit], outcomes: list[Outcome]) -> list[Unit]:
         """Run the batch as one transaction; returns what is left to run again (nothing on success).
@@ -264,27 +314,51 @@ class SqliteThread:
             return
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
+        except Exception:
             logger.warning("checkpoint of %s failed; the next one will try again", self._path, exc_info=True)
         self._commits_since_checkpoint = 0
 
-    def _read_batch(self, connection: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+    def _read_batch(self, connection: sqlite3.Connection, batch: list[Unit], outcomes: list[Outcome]) -> None:
         """One read transaction for the batch; a read that fails changes nothing, so it fails alone."""
         try:
             connection.execute("BEGIN")
-            outcomes = [_read(connection, work, future) for work, future in batch]
+            results = [_read(connection, work, future) for work, future in batch]
             connection.execute("COMMIT")
         except Exception as exc:
             _roll_back(connection)
-            return [(future, None, exc) for _, future in batch]
+            outcomes.extend((future, None, exc) for _, future in batch)
+            return
         self._transactions += 1
-        return outcomes
+        outcomes.extend(results)
 
     def _answer(self, outcomes: list[Outcome]) -> None:
+        self._call_on_loop(_settle, outcomes)
+
+    def _fail_what_is_left(self, in_hand: list[Unit]) -> None:
+        """On the loop, once the thread has stopped unexpectedly: fail every unit not answered.
+
+        That is the batch it had in hand (those of its units already answered keep their
+        answers) and every unit handed over since. Every hand-over happens on the loop, so
+        none can slip past: what was handed over before is failed here, and what is handed
+        over after fails in :meth:`_hand_over`.
+        """
+        self._stopped = True
+        self._closed = True
+        left = list(in_hand)
+        while True:
+            try:
+                handed_over = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if handed_over is not _STOP:
+                left.extend(handed_over)
+        _fail(left, SqliteThreadClosed("the database thread stopped before this work could run"))
+
+    def _call_on_loop(self, callback: Callable[..., object], *args: Any) -> None:
         try:
-            self._loop.call_soon_threadsafe(_settle, outcomes)
+            self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:
-            logger.warning("the event loop closed before %d database results could be delivered", len(outcomes))
+            logger.warning("the event loop closed before the database thread could report back")
 
 
 def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any]) -> Outcome:
@@ -295,16 +369,28 @@ def _read(connection: sqlite3.Connection, work: Work, future: asyncio.Future[Any
 
 
 def _roll_back(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        try:
+    """Undo what a failed batch left open; never raises, even on a connection that no longer works."""
+    try:
+        if connection.in_transaction:
             connection.execute("ROLLBACK")
-        except sqlite3.Error:
-            logger.exception("rolling back a failed batch failed")
+    except Exception:
+        logger.exception("rolling back a failed batch failed")
+
+
+def _batch_failed(exc: BaseException) -> BatchFailed:
+    failed = BatchFailed(f"the database batch failed: {exc!r}")
+    failed.__cause__ = exc
+    return failed
+
+
+def _fail(units: list[Unit], error: BaseException) -> None:
+    _settle([(future, None, error) for _, future in units])
 
 
 def _settle(outcomes: list[Outcome]) -> None:
+    """Answer each caller; a future already done (its caller cancelled it, or it was answered) is left alone."""
     for future, result, error in outcomes:
-        if future.cancelled():
+        if future.done():
             continue
         if error is None:
             future.set_result(result)

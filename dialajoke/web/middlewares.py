@@ -19,7 +19,8 @@ from aiohttp.typedefs import Handler
 
 from .. import keys
 from ..ids import unique_id
-from .problems import CONTENT_TYPE, PROBLEM_TYPES, Problem
+from ..store import StorageUnavailable
+from .problems import CONTENT_TYPE, PROBLEM_TYPES, STORAGE_RETRY_AFTER_S, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return render_problem(request, Problem.from_http(exc))
+    except StorageUnavailable:
+        # The store logs the outage once; logging each refused request would flood the log.
+        title, detail = PROBLEM_TYPES["storage-unavailable"]
+        retry_after = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
+        return render_problem(request, Problem(503, title, detail, slug="storage-unavailable", headers=retry_after))
     except asyncio.CancelledError:
         raise
     except Exception:

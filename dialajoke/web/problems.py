@@ -85,4 +85,14 @@ PROBLEM_TYPES = {
         "The body must be a Telnyx event envelope with data.id and data.event_type.",
     ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
+    "storage-unavailable": (
+        "Storage unavailable",
+        "The service cannot save anything just now: its database cannot be written (the disk may be full,"
+        " or the file read-only or locked by another program), so nothing was saved. Try again after the"
+        " seconds in the Retry-After header; if it lasts, the operator should free disk space or check"
+        " the database file (database.path).",
+    ),
 }
+
+STORAGE_RETRY_AFTER_S = 30
+"""Retry-After of a storage-unavailable answer: long enough for someone to free some disk space."""

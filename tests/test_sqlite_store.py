@@ -1,0 +1,222 @@
+"""SqliteCallStore's own ways: the file it makes, its lock, and a database it cannot write.
+
+What every store does is in the contract suite, tests/test_store.py; a full disk, for
+real, is in tests/test_storage_faults.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dialajoke.models import Call, CallStatus, Direction
+from dialajoke.store import DatabaseInUse, SqliteCallStore, StorageUnavailable
+from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S, is_storage_fault
+
+from .clock import ManualClock
+
+LOCK_WAIT_S = 0.05
+"""How long a write waits for another program's lock in these tests, instead of the 5 s default."""
+
+
+@pytest.fixture
+async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallStore]:
+    opened = await SqliteCallStore.open(database, clock, busy_timeout_s=LOCK_WAIT_S)
+    yield opened
+    await opened.close()
+
+
+async def book(store: SqliteCallStore, clock: ManualClock) -> Call:
+    return await store.add_call(
+        direction=Direction.OUTBOUND,
+        to="+12025550142",
+        from_="+13125550100",
+        at=datetime.fromtimestamp(clock.time(), UTC) + timedelta(hours=1),
+        timezone="UTC",
+        status=CallStatus.SCHEDULED,
+        detail="booked",
+    )
+
+
+@pytest.fixture
+def other_writer(database: Path) -> Iterator[sqlite3.Connection]:
+    """Another program on the same file (the sqlite3 shell, say), able to take the write lock."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    yield connection
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+    connection.close()
+
+
+async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "new" / "folder" / "calls.sqlite3"
+
+    opened = await SqliteCallStore.open(path, clock)
+    try:
+        await opened.ping()
+    finally:
+        await opened.close()
+
+    assert path.exists()
+
+
+async def test_a_refused_move_leaves_the_database_free_for_other_writers(
+    store: SqliteCallStore, clock: ManualClock, database: Path
+) -> None:
+    call = await book(store, clock)
+    await store.move(call.id, CallStatus.CANCELLED, "cancelled")
+
+    assert await store.move(call.id, CallStatus.DIALING, "dialing") is None
+
+    other = sqlite3.connect(database, timeout=0)
+    try:
+        other.execute("INSERT INTO webhook_events (event_id, event_type, received_at, body) VALUES ('x', 't', 0, x'')")
+        other.commit()
+    finally:
+        other.close()
+
+
+# One process per database (two processes for real: tests/test_database_in_use.py)
+
+
+async def test_a_second_store_on_the_same_file_is_refused_naming_the_holder(
+    store: SqliteCallStore, database: Path, clock: ManualClock
+) -> None:
+    with pytest.raises(DatabaseInUse) as refused:
+        await SqliteCallStore.open(database, clock)
+
+    assert str(refused.value) == (
+        f"database {database} is in use by process {os.getpid()} (another Dial-A-Joke); stop it or set database.path"
+    )
+    assert refused.value.holder == os.getpid()
+    assert await store.get_call(1) is None  # the holder is unaffected
+
+
+async def test_the_lock_file_beside_the_database_names_its_holder(store: SqliteCallStore, database: Path) -> None:
+    assert database.with_name(database.name + ".lock").read_text() == f"{os.getpid()}\n"
+
+
+async def test_closing_the_store_lets_another_open_the_file(database: Path, clock: ManualClock) -> None:
+    first = await SqliteCallStore.open(database, clock)
+    call = await book(first, clock)
+    await first.close()
+
+    second = await SqliteCallStore.open(database, clock)
+    try:
+        assert await second.get_call(call.id) == call
+    finally:
+        await second.close()
+
+
+async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "calls.sqlite3"
+    path.mkdir()  # a folder where the database should be: SQLite cannot open it
+
+    with pytest.raises(sqlite3.OperationalError):
+        await SqliteCallStore.open(path, clock)
+    path.rmdir()
+
+    opened = await SqliteCallStore.open(path, clock)
+    await opened.close()
+
+
+# A database that cannot be written
+
+
+async def test_a_write_to_a_database_locked_by_another_program_is_storage_unavailable(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    booked = await book(store, clock)
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        await book(store, clock)
+    with pytest.raises(StorageUnavailable):
+        await store.record_event("evt-1", "call.hangup", b"{}")
+    other_writer.execute("ROLLBACK")
+
+    again = await book(store, clock)
+    assert [call.id for call in await store.list_calls()] == [again.id, booked.id]
+
+
+async def test_ping_fails_while_writes_fail_and_passes_once_they_succeed(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    other_writer.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StorageUnavailable):
+        await book(store, clock)
+
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        await store.ping()
+    other_writer.execute("ROLLBACK")
+
+    await store.ping()
+
+
+async def test_ping_notices_a_database_it_cannot_write_without_any_other_write(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    await store.ping()
+    other_writer.execute("BEGIN IMMEDIATE")
+    clock.advance(WRITE_PROBE_AFTER_S)
+
+    with pytest.raises(StorageUnavailable):
+        await store.ping()
+
+
+async def test_ping_right_after_a_successful_write_writes_nothing_itself(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection
+) -> None:
+    """So health checks cost no commit while the service is writing anyway."""
+    await book(store, clock)
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    await store.ping()
+
+
+async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    store: SqliteCallStore, clock: ManualClock, other_writer: sqlite3.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dialajoke.store")
+    other_writer.execute("BEGIN IMMEDIATE")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await book(store, clock)
+    other_writer.execute("ROLLBACK")
+    await book(store, clock)
+    await book(store, clock)
+
+    records = [(record.levelno, record.getMessage()) for record in caplog.records if "written" in record.getMessage()]
+    assert [level for level, _ in records] == [logging.WARNING, logging.INFO]
+    assert "cannot be written (database is locked)" in records[0][1]
+    assert "can be written again" in records[1][1]
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def sqlite_error(database: str | Path, sql: str, *, uri: bool = False) -> sqlite3.Error:
+    """The error SQLite itself raises for ``sql``."""
+    connection = sqlite3.connect(database, uri=uri, isolation_level=None)
+    try:
+        connection.execute(sql)
+    except sqlite3.Error as exc:
+        return exc
+    finally:
+        connection.close()
+    raise AssertionError(f"{sql} did not fail")
+
+
+async def test_a_read_only_database_is_a_storage_fault_and_a_bad_statement_is_not(
+    store: SqliteCallStore, database: Path
+) -> None:
+    refused = sqlite_error(f"file:{database}?mode=ro", "DELETE FROM calls", uri=True)
+    mistaken = sqlite_error(database, "SELECT nonsense FROM nowhere")
+
+    assert "attempt to write a readonly database" in str(refused)
+    assert is_storage_fault(refused)
+    assert not is_storage_fault(mistaken)
