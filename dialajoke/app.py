@@ -94,7 +94,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
     config, session = app[keys.CONFIG], app[keys.HTTP_SESSION]
     telnyx = config.telnyx
     account = _telnyx_account(app)
-    gate = DialGate(telnyx.max_dials_per_second, telnyx.max_concurrent_calls)
+    gate = DialGate(telnyx.max_dials_per_second, telnyx.max_concurrent_calls, app[keys.CLOCK])
     retry = RetryPolicy(telnyx.max_attempts, telnyx.retry_base_delay_s, telnyx.retry_max_delay_s)
     app[keys.TELNYX] = TelnyxClient(
         session, account.api_base_url, account.api_key, telnyx.request_timeout_s, retry, gate.slow_down
