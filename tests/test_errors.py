@@ -25,6 +25,16 @@ async def test_unknown_api_paths_are_problem_details(service: Service) -> None:
     assert problem["request_id"] == response.headers["X-Request-ID"]
 
 
+async def test_a_problem_names_its_type_and_carries_its_types_title(service: Service) -> None:
+    response = await service.client.get("/api/calls/999")
+
+    problem = await response.json()
+    assert (problem["type"], problem["title"]) == ("/problems/call-not-found", "Call not found")
+    assert problem["detail"].startswith("There is no call 999")
+    page = await (await service.client.get(problem["type"])).text()
+    assert "Call not found" in page
+
+
 async def test_wrong_methods_say_which_are_allowed(service: Service) -> None:
     response = await service.client.put("/api/calls")
 

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 
 from .. import keys
 from ..ids import unique_id
-from .problems import CONTENT_TYPE, PROBLEM_TYPES, Problem
+from .problems import CONTENT_TYPE, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         request_id = request.get(keys.REQUEST_ID, "-")
         logger.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
-        title, detail = PROBLEM_TYPES["internal-error"]
-        return render_problem(request, Problem(500, title, detail, slug="internal-error"))
+        return render_problem(request, Problem.of("internal-error", 500))
 
 
 def render_problem(request: web.Request, problem: Problem) -> web.Response:
