@@ -101,7 +101,6 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.VERIFIER] = SignatureVerifier(account.public_key, telnyx.webhook_tolerance_s)
     app[keys.JOKES] = _joke_source(config, session)
-    app[keys.DIAL_GATE] = gate
     call_control = CallControl(
         app[keys.STORE],
         app[keys.TELNYX],
@@ -116,7 +115,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.CALL_CONTROL] = call_control
         # Before the inbox or the queue start: calls in progress must hold their places
         # under the cap before any due call is dialed or any late event is processed.
-        app[keys.REDIALS] = await call_control.recover()
+        await call_control.recover()
         yield
 
 
@@ -185,8 +184,7 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
         async with bookings:
             app[keys.BOOKINGS] = bookings
             await bookings.restore()
-            for call_id in app[keys.REDIALS]:
-                queue.put(call_id, app[keys.CLOCK].time())
+            call_control.redial_interrupted()
             yield
         # Calls waiting for a place are turned away (they stay scheduled); dials in flight
         # get the grace period, then are cancelled (a call left 'dialing' is re-dialed).

@@ -93,22 +93,14 @@ class UnifiedTimedQueue(Generic[T]):
     ) -> None:
         await self.close()
 
-    async def close(self, grace_s: float | None = None) -> None:
-        """Stop the timer, then wait for handlers already running; pending items stay unfired.
-
-        With ``grace_s``, handlers still running after that long are cancelled.
-        """
+    async def close(self) -> None:
+        """Stop the timer, then wait for handlers already running; pending items stay unfired."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if not self._running:
-            return
-        running = list(self._running)
-        _, late = await asyncio.wait(running, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

@@ -81,6 +81,7 @@ class CallControl:
         self._stale_after_s = stale_after_s
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._dials = BackgroundTasks()
+        self._interrupted_dials: list[int] = []
         self._stopping = False
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
@@ -102,14 +103,14 @@ class CallControl:
         """The caller id our calls present."""
         return self._settings.from_number
 
-    async def recover(self) -> list[int]:
+    async def recover(self) -> None:
         """Take back the calls that were in progress when the service last stopped.
 
         Their webhooks keep arriving, so they hold their place under the concurrency cap
-        and are watched for silence. Returns the calls that crashed between being marked
-        ``dialing`` and Telnyx's answer, to be dialed again with the same command_id; those
-        interrupted too long ago for Telnyx to recognise the command_id are marked missed.
-        Run it before anything can dial or process events.
+        and are watched for silence. Calls that crashed between being marked ``dialing``
+        and Telnyx's answer are kept for :meth:`redial_interrupted`; those interrupted too
+        long ago for Telnyx to recognise the command_id are marked missed. Run it before
+        anything can dial or process events.
         """
         interrupted = []
         async for call_id, status, direction, call_control_id in self._store.in_progress():
@@ -119,10 +120,19 @@ class CallControl:
             if direction is Direction.OUTBOUND:
                 self._gate.occupy(call_id)
             self._watch(call_id)
-        redial = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
-        if redial:
-            logger.info("%d calls were interrupted while dialing; dialing them again", len(redial))
-        return redial
+        self._interrupted_dials = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
+
+    def redial_interrupted(self) -> None:
+        """Dial again, with the same command_id, the calls :meth:`recover` found interrupted while dialing.
+
+        They join the dial gate's line at once, ahead of calls that fall due from now on:
+        Telnyx recognises a repeated command_id for a short while only.
+        """
+        redials, self._interrupted_dials = self._interrupted_dials, []
+        if redials:
+            logger.info("%d calls were interrupted while dialing; dialing them again", len(redials))
+        for call_id in redials:
+            self.due(call_id)
 
     async def _can_dial_again(self, call_id: int) -> bool:
         call = await self._store.get_call(call_id)
