@@ -263,8 +263,13 @@ class CallControl:
 
     async def _on_answered(self, call: Call, event: TelnyxEvent) -> None:
         answered = await self._store.move(call.id, CallStatus.ANSWERED, "call.answered")
-        if answered is not None:
-            await self._tell_joke(answered, event.call_control_id or answered.call_control_id or "")
+        if answered is None:
+            return
+        call_control_id = event.call_control_id or answered.call_control_id
+        if call_control_id is None:
+            await self._unreachable(answered, event, "speak the joke")
+            return
+        await self._tell_joke(answered, call_control_id)
 
     async def _tell_joke(self, call: Call, call_control_id: str) -> None:
         joke = await self._jokes.joke()
@@ -290,8 +295,22 @@ class CallControl:
         if event.status not in (None, "completed"):
             await self._store.add_note(call.id, f"the joke was cut short ({event.status})")
             return
+        call_control_id = event.call_control_id or call.call_control_id
+        if call_control_id is None:
+            await self._unreachable(call, event, "hang up")
+            return
         await self._store.add_note(call.id, "joke spoken; hanging up")
-        await self._hang_up(call, event.call_control_id or call.call_control_id or "")
+        await self._hang_up(call, call_control_id)
+
+    async def _unreachable(self, call: Call, event: TelnyxEvent, action: str) -> None:
+        """No call_control_id, from the event or from before, so no command can reach the call.
+
+        Sending one anyway would address no call at all. The call keeps its place until
+        Telnyx reports the hangup, or the watchdog gives up on it.
+        """
+        detail = f"{event.event_type} came without a call_control_id, so the service cannot {action}"
+        logger.warning("call %s: %s (event %s)", call.id, detail, event.id)
+        await self._store.add_note(call.id, detail)
 
     async def _on_hangup(self, call: Call, event: TelnyxEvent) -> None:
         cause = event.hangup_cause or "unspecified"
@@ -331,6 +350,15 @@ class CallControl:
 
     async def _answer_incoming(self, event: TelnyxEvent) -> None:
         """Someone rang the joke line: answer, and the answered event tells the joke."""
+        if event.call_control_id is None:
+            # Nothing can answer a call that has no call_control_id, nor would any later
+            # event find it: there is no call to keep.
+            logger.warning(
+                "incoming call from %s (event %s) came without a call_control_id: it cannot be answered",
+                event.from_ or "an unknown number",
+                event.id,
+            )
+            return
         call = await self._store.add_call(
             direction=Direction.INBOUND,
             to=event.to or self._settings.from_number,
@@ -343,7 +371,7 @@ class CallControl:
         )
         try:
             await self._telnyx.answer(
-                event.call_control_id or "",
+                event.call_control_id,
                 client_state=encode_client_state(call.ref),
                 command_id=f"{call.ref}:answer",
             )
