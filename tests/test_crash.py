@@ -124,8 +124,12 @@ async def test_a_stop_signal_stops_cleanly_and_keeps_the_schedule(
     assert service.process is not None
 
     exit_code = service.process.stop(signal_number)
+    said_on_stopping = service.process.log_text()
     await service.start()
 
     assert exit_code == 0
+    assert f"{signal.Signals(signal_number).name} received: stopping; calls not yet dialed stay scheduled" in (
+        said_on_stopping
+    )
     assert (await service.call(call_id))["status"] == "scheduled"
     assert (await service.request("GET", "/info"))[1]["pending_calls"] == 1
