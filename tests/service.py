@@ -89,7 +89,7 @@ class Service:
         one in which nothing happened. Fails, naming what it was waiting for, if the service
         has not come to rest within ``timeout_s``.
         """
-        waiting_for = "the clock's alarms to ring"
+        waiting_for = ""
 
         async def rounds() -> None:
             nonlocal waiting_for
