@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
+import functools
 import gc
 import ipaddress
 import logging
 import os
+import signal
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -20,6 +25,12 @@ from .store import DatabaseInUse
 
 logger = logging.getLogger("dialajoke")
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class CannotListen(Exception):
+    """The HTTP port cannot be had; the message says which setting to change."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dialajoke", description="Run the Dial-A-Joke service.")
@@ -29,16 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, os.environ)
         configure_logging(config.log_level)
         app = create_app(config)
-        app.on_startup.extend([_freeze_start_up_heap, _announce])
+        app.on_startup.extend([_announce_stop_signals, _freeze_start_up_heap, _announce])
     except ConfigError as exc:
         print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listen(config.http.host, config.http.port)
+    except CannotListen as exc:
+        print(f"dialajoke: {exc}", file=sys.stderr)
+        return 1
     if warning := webhook_port_warning(config):
         logger.warning("%s", warning)
     try:
-        web.run_app(
-            app, host=config.http.host, port=config.http.port, print=None, shutdown_timeout=config.http.shutdown_grace_s
-        )
+        web.run_app(app, sock=sock, print=None, shutdown_timeout=config.http.shutdown_grace_s)
     except DatabaseInUse as exc:
         print(f"dialajoke: {exc}", file=sys.stderr)
         return 1
@@ -66,15 +80,59 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The HTTP port, bound before the app starts and then handed to aiohttp to serve on.
+
+    Start-up restores the schedule and takes over calls in progress, which another
+    instance may be doing already: a port in use must stop this one before any of that.
+    Serving on this very socket leaves no moment for another process to take the port.
+
+    :raises CannotListen: saying which setting to change.
+    """
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        return socket.create_server(address, family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} is in use: set DIALAJOKE_HTTP__PORT or http.port") from None
+        raise CannotListen(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}):"
+            " set DIALAJOKE_HTTP__HOST and DIALAJOKE_HTTP__PORT, or http.host and http.port"
+        ) from None
+
+
+async def _announce_stop_signals(app: web.Application) -> None:
+    """Say what a stop signal does, then stop as aiohttp's own handlers do.
+
+    An operator who sends SIGTERM should read what happens to the calls. Installed once
+    everything has started, in place of the handlers aiohttp's runner set before that.
+    """
+    grace_s = app[keys.CONFIG].http.shutdown_grace_s
+    loop = asyncio.get_running_loop()
+    for signal_number in STOP_SIGNALS:
+        loop.add_signal_handler(signal_number, functools.partial(_stop, signal_number, grace_s))
+
+
+def _stop(signal_number: signal.Signals, grace_s: float) -> None:
+    logger.info(
+        "%s received: stopping; calls not yet dialed stay scheduled, dials and webhook events in flight"
+        " get up to %g s (http.shutdown_grace_s)",
+        signal_number.name,
+        grace_s,
+    )
+    raise web.GracefulExit()
+
+
 async def _freeze_start_up_heap(app: web.Application) -> None:
     """Keep Python's full collections off what start-up built, once everything is open.
 
     Modules, phone-number metadata, templates and the open resources live as long as
-    the process, yet every full collection walked them all: 11-16 ms during which no
-    due call was dialed (measured at 1,000 dials a second). Frozen, they are skipped and
-    a full collection takes about a millisecond. A process-wide setting, so it is made
-    here, where the process starts, and never by the app factory that tests call many
-    times in one process.
+    the process, yet every full collection would walk them all, and while it does no
+    due call is dialed (BENCHMARKS.md has the pause it cost). Frozen, they are skipped.
+    A process-wide setting, so it is made here, where the process starts, and never by
+    the app factory that tests call many times in one process.
     """
     gc.freeze()
 

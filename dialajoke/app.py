@@ -105,14 +105,13 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
     config, session = app[keys.CONFIG], app[keys.HTTP_SESSION]
     telnyx = config.telnyx
     account = _telnyx_account(app)
-    gate = DialGate(telnyx.max_dials_per_second, telnyx.max_concurrent_calls)
+    gate = DialGate(telnyx.max_dials_per_second, telnyx.max_concurrent_calls, app[keys.CLOCK])
     retry = RetryPolicy(telnyx.max_attempts, telnyx.retry_base_delay_s, telnyx.retry_max_delay_s)
     app[keys.TELNYX] = TelnyxClient(
         session, account.api_base_url, account.api_key, telnyx.request_timeout_s, retry, gate.slow_down
     )
     app[keys.VERIFIER] = SignatureVerifier(account.public_key, telnyx.webhook_tolerance_s)
     app[keys.JOKES] = _joke_source(config, session)
-    app[keys.DIAL_GATE] = gate
     call_control = CallControl(
         app[keys.STORE],
         app[keys.TELNYX],
@@ -127,7 +126,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.CALL_CONTROL] = call_control
         # Before the inbox or the queue start: calls in progress must hold their places
         # under the cap before any due call is dialed or any late event is processed.
-        app[keys.REDIALS] = await call_control.recover()
+        await call_control.recover()
         yield
 
 
@@ -196,8 +195,7 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
         async with bookings:
             app[keys.BOOKINGS] = bookings
             await bookings.restore()
-            for call_id in app[keys.REDIALS]:
-                queue.put(call_id, app[keys.CLOCK].time())
+            call_control.redial_interrupted()
             yield
         # Calls waiting for a place are turned away (they stay scheduled); dials in flight
         # get the grace period, then are cancelled (a call left 'dialing' is re-dialed).

@@ -28,9 +28,6 @@ class BackgroundTasks:
         task.add_done_callback(self._finished)
         return task
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     async def wait(self) -> None:
         """Wait until no task is left, including tasks started while waiting."""
         while self._tasks:

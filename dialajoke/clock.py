@@ -29,8 +29,8 @@ class SystemClock:
     """The real clock: ``time.time()`` for the date, the loop's monotonic timer for waiting.
 
     Long waits are cut into steps of at most ``max_sleep_s``: the kernel's timer slack
-    grows with the length of a sleep, and a short final step lands within a millisecond
-    or two of the due time. It also notices a wall-clock step within ``max_sleep_s``.
+    grows with the length of a sleep, so a short final step lands closer to the due time
+    than one long sleep would. It also notices a wall-clock step within ``max_sleep_s``.
     """
 
     def __init__(self, max_sleep_s: float = 1.0) -> None:

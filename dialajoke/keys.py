@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from .calls import Bookings, CallControl, DialGate, JokeSource, WebhookInbox
+from .calls import Bookings, CallControl, JokeSource, WebhookInbox
 from .clock import Clock
 from .config import Config
 from .metrics import Metrics
@@ -22,8 +22,6 @@ SIMULATOR = web.AppKey("simulator", TelnyxSimulator)
 STORE = web.AppKey("store", CallStore)
 TELNYX = web.AppKey("telnyx", TelnyxClient)
 JOKES = web.AppKey("jokes", JokeSource)
-DIAL_GATE = web.AppKey("dial_gate", DialGate)
-REDIALS = web.AppKey("redials", list[int])
 CALL_CONTROL = web.AppKey("call_control", CallControl)
 QUEUE = web.AppKey("queue", UnifiedTimedQueue[int])
 BOOKINGS = web.AppKey("bookings", Bookings)

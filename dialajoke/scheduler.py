@@ -35,10 +35,10 @@ class UnifiedTimedQueue(Generic[T]):
     queue goes on.
 
     :param handler: called once per due item. A plain function runs right there in the
-        timer task, like a ``loop.call_at`` callback, so it must not block: it is the
-        cheapest way to hand a burst of due items on (10,000 due at once cost about a
-        microsecond each). A coroutine function gets a task per item, so a slow handler
-        does not hold up the next, at several microseconds and a task's memory per item.
+        timer task, like a ``loop.call_at`` callback, so it must not block: needing no task,
+        it is the cheapest way to hand a burst of due items on. A coroutine function gets a
+        task per item, so a slow handler does not hold up the next, and each item costs a
+        task's time and memory (BENCHMARKS.md compares the two on a burst).
     :param clock: where "now" comes from; tests pass one they can move by hand.
     """
 
@@ -47,8 +47,8 @@ class UnifiedTimedQueue(Generic[T]):
         self._clock: Clock = clock or SystemClock()
         # The heap holds (due, item) tuples and may keep stale ones: an entry is live only
         # while _live maps its item to that very tuple. Putting an item again or cancelling
-        # it just changes _live, so neither searches the heap, and a pending item costs one
-        # small tuple, one heap slot and one dict entry (about 120 bytes in all).
+        # it just changes _live, so neither searches the heap, and a pending item costs no
+        # more than one small tuple, one heap slot and one dict entry (see BENCHMARKS.md).
         self._heap: list[tuple[float, T]] = []
         self._live: dict[T, tuple[float, T]] = {}
         # New entries wait here until the timer task next looks: a burst of puts is merged
@@ -93,22 +93,14 @@ class UnifiedTimedQueue(Generic[T]):
     ) -> None:
         await self.close()
 
-    async def close(self, grace_s: float | None = None) -> None:
-        """Stop the timer, then wait for handlers already running; pending items stay unfired.
-
-        With ``grace_s``, handlers still running after that long are cancelled.
-        """
+    async def close(self) -> None:
+        """Stop the timer, then wait for handlers already running; pending items stay unfired."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if not self._running:
-            return
-        running = list(self._running)
-        _, late = await asyncio.wait(running, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

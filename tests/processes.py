@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import secrets
@@ -20,8 +19,11 @@ from aiohttp.test_utils import unused_port
 from dialajoke.telnyx.signing import public_key_b64
 
 from .service import PROJECT
+from .waiting import wait_until
 
 READY_TIMEOUT_S = 20.0
+POLL_S = 0.05
+"""How often another process is asked again: each look is a real HTTP request."""
 
 
 class Process:
@@ -35,19 +37,28 @@ class Process:
             )
 
     async def ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        """Wait until the process answers its probe URL; fail with its log if it exits or never does."""
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
+
+            async def answers() -> bool:
                 if self.process.poll() is not None:
-                    raise AssertionError(f"{self.name} exited: {self._log.read_text(errors='replace')[-3000:]}")
+                    raise AssertionError(f"{self.name} exited: {self.log_tail()}")
                 try:
                     async with session.get(self.probe_url, timeout=aiohttp.ClientTimeout(total=1)) as response:
-                        if response.status == 200:
-                            return
+                        return response.status == 200
                 except (aiohttp.ClientError, TimeoutError):
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"{self.name} did not start: {self._log.read_text(errors='replace')[-3000:]}")
+                    return False
+
+            await wait_until(
+                answers, READY_TIMEOUT_S, lambda: f"{self.name} to answer: {self.log_tail()}", poll_s=POLL_S
+            )
+
+    def log_text(self) -> str:
+        """Everything the process has written to stdout and stderr so far."""
+        return self._log.read_text(errors="replace")
+
+    def log_tail(self) -> str:
+        return self.log_text()[-3000:]
 
     def kill(self) -> None:
         """kill -9: no cleanup, no flush, exactly what a crash does."""
@@ -134,10 +145,14 @@ class ServiceProcess:
         return dict(call)
 
     async def wait_for(self, call_id: int, statuses: set[str], timeout_s: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        call: dict[str, Any] = {}
+
+        async def reached() -> bool:
+            nonlocal call
             call = await self.call(call_id)
-            if call["status"] in statuses:
-                return call
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"call {call_id} never reached {statuses}: {call}")
+            return call["status"] in statuses
+
+        await wait_until(
+            reached, timeout_s, lambda: f"call {call_id} to reach {sorted(statuses)}: {call}", poll_s=POLL_S
+        )
+        return call

@@ -16,10 +16,13 @@ from dialajoke.config import Config, DatabaseConfig, HttpConfig, SimulatorConfig
 from dialajoke.simulator import TelnyxSimulator
 
 from .clock import ManualClock
+from .waiting import let_loop_run, wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
 FINAL = frozenset({"completed", "no_answer", "busy", "failed", "cancelled", "missed"})
+SETTLE_TIMEOUT_S = 30.0
+RUN_TIMEOUT_S = 30.0
 
 
 def service_config(database: Path, **changes: Any) -> Config:
@@ -77,25 +80,64 @@ class Service:
         assert response.status == 200, await response.text()
         return await response.json()
 
-    async def settle(self) -> None:
-        """Let every dial, every simulated call and every webhook it caused run to its end."""
-        for _ in range(50):
-            await self.app[keys.CALL_CONTROL].dials_finished()
-            await self.simulator.wait_idle()
-            await self.app[keys.INBOX].drain()
-            await asyncio.sleep(0.01)
-            if not self.app[keys.INBOX].pending:
+    async def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Let everything already set in motion run to its end: the dials the gate has admitted,
+        the calls the simulator plays, the webhooks they send and the commands those cause.
+
+        The clock stands still, so the service comes to rest: rounds of waiting repeat until
+        one in which nothing happened. Fails, naming what it was waiting for, if the service
+        has not come to rest within ``timeout_s``.
+        """
+        waiting_for = ""
+
+        async def rounds() -> None:
+            nonlocal waiting_for
+            while True:
+                before = self._progress()
+                waiting_for = "the clock's alarms to reach the queue, the dial gate and the dialer"
+                await let_loop_run()
+                waiting_for = "the dials the gate has admitted"
+                await self.app[keys.CALL_CONTROL].dials_finished()
+                waiting_for = "the simulator to play its calls"
                 await self.simulator.wait_idle()
-                if not self.app[keys.INBOX].pending:
+                waiting_for = "the webhook inbox to process its events"
+                await self.app[keys.INBOX].drain()
+                if self._progress() == before:
                     return
 
-    async def run_until_final(self, call_id: int, advance_s: float = 0) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(rounds(), timeout_s)
+        except TimeoutError:
+            pending = self.app[keys.INBOX].pending
+            raise AssertionError(
+                f"the service did not come to rest within {timeout_s:g} s: still waiting for {waiting_for}"
+                f" ({pending} webhook events unprocessed)"
+            ) from None
+
+    def _progress(self) -> tuple[float, int, int]:
+        """Counts that move whenever anything happens: HTTP requests answered (webhooks, and the
+        embedded simulator's API), calls the simulator placed and what they heard, events held."""
+        answered = sum(
+            sample.value
+            for metric in self.app[keys.METRICS].http_requests.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+        played = sum(1 + len(call.commands) + len(call.heard) for call in self.simulator.calls.values())
+        return answered, played, self.app[keys.INBOX].pending
+
+    async def run_until_final(
+        self, call_id: int, advance_s: float = 0, timeout_s: float = RUN_TIMEOUT_S
+    ) -> dict[str, Any]:
         """Move the clock, let the call play out, and return it once it has ended."""
         self.clock.advance(advance_s)
-        for _ in range(200):
+        call: dict[str, Any] = {}
+
+        async def ended() -> bool:
+            nonlocal call
             await self.settle()
             call = await self.call(call_id)
-            if call["status"] in FINAL:
-                return call
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"call {call_id} never ended: {call}")
+            return call["status"] in FINAL
+
+        await wait_until(ended, timeout_s, lambda: f"call {call_id} to end; it is {call.get('status')!r}: {call}")
+        return call

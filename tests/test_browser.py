@@ -13,12 +13,14 @@ the page looks like after a completed call.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import subprocess
-import time
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
@@ -37,6 +39,8 @@ CHROMIUM_FLAGS = (
     "--no-default-browser-check",
     "--remote-debugging-port=0",
 )
+DEVTOOLS_LISTENING = re.compile(rb"DevTools listening on ws://[^\s/]+:(\d+)/")
+DEVTOOLS_TIMEOUT_S = 20.0
 
 OpenPage = Callable[..., Awaitable[Page]]
 
@@ -54,10 +58,14 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdin=subprocess.DEVNULL,
             stdout=log,
-            stderr=log,
+            stderr=subprocess.PIPE,
         )
+        assert process.stderr is not None
+        announced: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        copier = threading.Thread(target=_copy_stderr, args=(process.stderr, log, announced), daemon=True)
+        copier.start()
         try:
-            yield f"http://127.0.0.1:{_devtools_port(process, profile, log_path)}"
+            yield f"http://127.0.0.1:{_devtools_port(announced, log_path)}"
         finally:
             process.terminate()
             try:
@@ -65,20 +73,34 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            copier.join(timeout=10)
+            process.stderr.close()
 
 
-def _devtools_port(process: subprocess.Popen[bytes], profile: Path, log_path: Path) -> int:
-    """The port Chromium chose, from the file it writes into its profile once it listens."""
-    active_port = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"Chromium exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
-        lines = active_port.read_text().splitlines() if active_port.exists() else []
-        if len(lines) >= 2:
-            return int(lines[0])
-        time.sleep(0.02)
-    pytest.fail(f"Chromium did not open its DevTools port:\n{log_path.read_text(errors='replace')}")
+def _copy_stderr(stderr: IO[bytes], log: IO[bytes], announced: queue.SimpleQueue[int | None]) -> None:
+    """Keep Chromium's stderr flowing into its log, and pass on the port it announces it listens on."""
+    for line in stderr:
+        log.write(line)
+        log.flush()
+        match = DEVTOOLS_LISTENING.search(line)
+        if match:
+            announced.put(int(match.group(1)))
+    announced.put(None)
+
+
+def _devtools_port(announced: queue.SimpleQueue[int | None], log_path: Path) -> int:
+    """The port Chromium chose, as soon as it says it listens."""
+    try:
+        port = announced.get(timeout=DEVTOOLS_TIMEOUT_S)
+    except queue.Empty:
+        pytest.fail(f"Chromium did not open its DevTools port in {DEVTOOLS_TIMEOUT_S:g} s:\n{_log(log_path)}")
+    if port is None:
+        pytest.fail(f"Chromium exited before opening its DevTools port:\n{_log(log_path)}")
+    return port
+
+
+def _log(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")
 
 
 @pytest.fixture

@@ -6,18 +6,21 @@ outlives each crash and remembers every call placed on it.
 
 from __future__ import annotations
 
-import asyncio
 import signal
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import unused_port
 
 from .processes import ServiceProcess, Telnyx
+from .waiting import wait_until
 
 FINAL = {"completed", "no_answer", "busy", "failed", "cancelled", "missed"}
+MISFIRE_GRACE_S = 2
 
 
 @pytest.fixture
@@ -90,12 +93,20 @@ async def test_a_crash_mid_call_still_ends_the_call_once(service_process: Servic
 async def test_calls_due_while_down_ring_within_the_grace_or_are_missed(
     service_process: ServiceProcess, telnyx: Telnyx
 ) -> None:
-    service_process.env["DIALAJOKE_SCHEDULER__MISFIRE_GRACE_S"] = "2"
+    service_process.env["DIALAJOKE_SCHEDULER__MISFIRE_GRACE_S"] = str(MISFIRE_GRACE_S)
     service = await service_process.start()
     late = await service.book("+12025550142", in_s=0.5)
     on_time = await service.book("+12025550143", in_s=4)
+    late_due = datetime.fromisoformat((await service.call(late))["at"]).timestamp()
     service.kill()
-    await asyncio.sleep(3)
+    # The service stays down until the first call is later than the grace; the second is
+    # due 3.5 s after it, so it is still within the grace when the service is back.
+    await wait_until(
+        lambda: time.time() > late_due + MISFIRE_GRACE_S,
+        10,
+        "the first call to be more than the grace late",
+        poll_s=0.05,
+    )
 
     await service.start()
 
@@ -113,8 +124,12 @@ async def test_a_stop_signal_stops_cleanly_and_keeps_the_schedule(
     assert service.process is not None
 
     exit_code = service.process.stop(signal_number)
+    said_on_stopping = service.process.log_text()
     await service.start()
 
     assert exit_code == 0
+    assert f"{signal.Signals(signal_number).name} received: stopping; calls not yet dialed stay scheduled" in (
+        said_on_stopping
+    )
     assert (await service.call(call_id))["status"] == "scheduled"
     assert (await service.request("GET", "/info"))[1]["pending_calls"] == 1

@@ -1,4 +1,7 @@
-"""DialGate: due calls go out in order, at the configured rate, never more at once than the cap."""
+"""DialGate: due calls go out in order, at the configured rate, never more at once than the cap.
+
+Time is a ManualClock: the rate and the pauses are checked by moving it, not by waiting.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import asyncio
 import pytest
 
 from dialajoke.calls.dialer import DialGate, GateClosed
+
+from .clock import ManualClock
+from .waiting import let_loop_run
 
 
 async def admitted_in_order(gate: DialGate, call_ids: list[int]) -> list[int]:
@@ -21,86 +27,99 @@ async def admitted_in_order(gate: DialGate, call_ids: list[int]) -> list[int]:
     return order
 
 
-async def test_calls_are_admitted_in_the_order_they_asked() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=3)
+def count_done(turns: list[asyncio.Future[None]]) -> int:
+    return sum(turn.done() for turn in turns)
+
+
+async def test_calls_are_admitted_in_the_order_they_asked(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=3, clock=clock)
 
     assert await admitted_in_order(gate, list(range(50))) == list(range(50))
 
 
-async def test_the_rate_is_kept_after_the_first_seconds_worth() -> None:
-    gate = DialGate(rate_per_s=100, max_active=1000)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+async def test_the_first_seconds_worth_goes_at_once_then_the_rate_is_kept(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=100, max_active=1000, clock=clock)
 
-    await admitted_in_order(gate, list(range(150)))
+    turns = [gate.ticket(call_id) for call_id in range(150)]
+    await let_loop_run()
+    assert count_done(turns) == 100
 
-    # 100 go at once (one second's worth), the other 50 at 100 a second.
-    assert loop.time() - started >= 0.45
+    clock.advance(0.25)
+    await let_loop_run()
+    assert count_done(turns) == 125
+
+    clock.advance(0.25)
+    await let_loop_run()
+    assert count_done(turns) == 150
 
 
-async def test_no_more_than_the_cap_are_active_and_a_release_lets_the_next_in() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=2)
-    tasks = [gate.ticket(call_id) for call_id in (1, 2, 3)]
-    await asyncio.sleep(0.01)
+async def test_no_more_than_the_cap_are_active_and_a_release_lets_the_next_in(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=2, clock=clock)
+    turns = [gate.ticket(call_id) for call_id in (1, 2, 3)]
+    await let_loop_run()
 
-    assert [task.done() for task in tasks] == [True, True, False]
-    assert (gate.active, gate.waiting) == (2, 1)
+    assert [turn.done() for turn in turns] == [True, True, False]
 
     gate.release(1)
-    await asyncio.wait_for(tasks[2], 1)
-    assert gate.active == 2
+    assert turns[2].done()
+    fourth = gate.ticket(4)
+    assert not fourth.done()
 
 
-async def test_a_call_found_in_progress_at_start_up_holds_a_place() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=1)
+async def test_a_call_found_in_progress_at_start_up_holds_a_place(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
     gate.occupy(7)
     waiting = gate.ticket(8)
-    await asyncio.sleep(0.01)
+    await let_loop_run()
     assert not waiting.done()
 
     gate.release(7)
 
-    await asyncio.wait_for(waiting, 1)
+    assert waiting.done()
 
 
-async def test_a_call_that_leaves_the_line_leaves_no_trace() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=1)
+async def test_a_call_that_leaves_the_line_leaves_no_trace(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
     await gate.ticket(1)
     impatient = gate.ticket(2)
-    await asyncio.sleep(0.01)
 
     impatient.cancel()
     gate.release(1)
 
-    assert (gate.active, gate.waiting) == (0, 0)
-    await asyncio.wait_for(gate.ticket(3), 1)
+    # The one place is free (the impatient call took none), and held by the next in line.
+    third, fourth = gate.ticket(3), gate.ticket(4)
+    assert (third.done(), fourth.done()) == (True, False)
 
 
-async def test_slow_down_pauses_everyone_for_as_long_as_asked() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=10)
-    loop = asyncio.get_running_loop()
-    gate.slow_down(0.2)
-    started = loop.time()
+async def test_slow_down_pauses_everyone_for_as_long_as_asked(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=10, clock=clock)
+    gate.slow_down(0.5)
+    turn = gate.ticket(1)
 
-    await asyncio.wait_for(gate.ticket(1), 2)
+    clock.advance(0.25)
+    await let_loop_run()
+    assert not turn.done()
 
-    assert loop.time() - started >= 0.19
+    clock.advance(0.25)
+    await asyncio.wait_for(turn, 1)
 
 
-async def test_tickets_wait_in_line_without_a_task_and_a_cancelled_one_is_skipped() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=1)
+async def test_tickets_wait_in_line_without_a_task_and_a_cancelled_one_is_skipped(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
+    tasks_before = len(asyncio.all_tasks())
     first, second, third = (gate.ticket(call_id) for call_id in (1, 2, 3))
     assert (first.done(), second.done(), third.done()) == (True, False, False)
+    assert len(asyncio.all_tasks()) == tasks_before
 
     second.cancel()
     gate.release(1)
 
     assert third.done()
-    assert (gate.active, gate.waiting) == (1, 0)
+    assert not gate.ticket(4).done()
 
 
-async def test_closing_turns_away_the_calls_in_line_and_refuses_new_ones() -> None:
-    gate = DialGate(rate_per_s=1000, max_active=1)
+async def test_closing_turns_away_the_calls_in_line_and_refuses_new_ones(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
     admitted, waiting = gate.ticket(1), gate.ticket(2)
 
     assert gate.close() == 1
@@ -110,3 +129,14 @@ async def test_closing_turns_away_the_calls_in_line_and_refuses_new_ones() -> No
         waiting.result()
     with pytest.raises(GateClosed):
         gate.ticket(3)
+
+
+async def test_closing_disarms_the_gates_alarm(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1, max_active=10, clock=clock)
+    gate.ticket(1)
+    gate.ticket(2)
+    assert clock.armed == 1
+
+    gate.close()
+
+    assert clock.armed == 0

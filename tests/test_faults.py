@@ -9,6 +9,7 @@ import pytest
 from dialajoke.config import CallsConfig
 
 from .service import Service, quick_telnyx
+from .waiting import wait_until
 
 StartService = Callable[..., Awaitable[Service]]
 
@@ -96,7 +97,8 @@ async def test_a_call_that_goes_silent_ends_failed(start_service: StartService) 
     assert call["status"] == "failed"
     assert call["events"][-1]["detail"] == "no events for 300 s"
     [placed] = service.simulator.dialed()
-    assert (placed.state, placed.commands[-1]) == ("ended", "hangup")
+    await wait_until(lambda: placed.state == "ended", 5, "the silent call to be hung up")
+    assert placed.commands[-1] == "hangup"
 
 
 async def test_no_more_calls_are_in_progress_than_the_cap(start_service: StartService) -> None:

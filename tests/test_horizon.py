@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dialajoke import keys
-from dialajoke.calls.bookings import Bookings
+from dialajoke.calls.bookings import PAGE_IN_RETRY_S, Bookings
 from dialajoke.calls.validation import CallRequest
 from dialajoke.config import SchedulerConfig
 from dialajoke.scheduler import UnifiedTimedQueue
@@ -18,6 +17,7 @@ from dialajoke.store import SqliteCallStore
 
 from .clock import ManualClock
 from .service import Service, service_config
+from .waiting import wait_until
 
 HORIZON = SchedulerConfig(horizon_s=3600)
 StartService = Callable[..., Awaitable[Service]]
@@ -37,8 +37,7 @@ async def test_a_call_beyond_the_horizon_waits_in_the_store_and_still_rings_on_t
     await service.settle()
     assert later["id"] not in service.app[keys.QUEUE]
     service.clock.advance(2000)  # the next page-in, every half horizon, brings it in well before it is due
-    await service.settle()
-    assert later["id"] in service.app[keys.QUEUE]
+    await wait_until(lambda: later["id"] in service.app[keys.QUEUE], 5, "the page-in to queue the later call")
     assert (await service.call(later["id"]))["status"] == "scheduled"
 
     assert (await service.call(soon["id"]))["status"] == "completed"
@@ -64,8 +63,11 @@ class OnceLocked(SqliteCallStore):
     """A store whose first read of a later page of the schedule fails, as a locked database would."""
 
     failures = 1
+    page_ins = 0
 
     def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+        if after > -math.inf:
+            self.page_ins += 1
         if after > -math.inf and self.failures:
             self.failures -= 1
             raise sqlite3.OperationalError("database is locked")
@@ -85,17 +87,12 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
             await bookings.restore()
             request = CallRequest("+12025550142", datetime.fromtimestamp(clock.time() + 2 * 3600, UTC), "UTC")
             call = await bookings.book(request)
-            clock.advance(1800)  # the first page-in fails here
-            await asyncio.sleep(0.01)
-            clock.advance(60)  # it is tried again, and the pager goes on paging
-            await asyncio.sleep(0.01)
-            assert store.failures == 0
-            clock.advance(1900)
-            await asyncio.sleep(0.01)
-            assert call.id in queue
+            clock.advance(1800)
+            await wait_until(lambda: store.page_ins == 1, 5, "the first page-in, which fails")
+            clock.advance(PAGE_IN_RETRY_S)
+            await wait_until(lambda: store.page_ins == 2, 5, "the page-in to be tried again")
+            clock.advance(1900)  # the retry loaded only calls due within 1.5 h: the pager must go on
+            await wait_until(lambda: call.id in queue, 5, "the next page-in to queue the call")
             clock.advance(2 * 3600)
-            await asyncio.sleep(0.01)
+            await wait_until(lambda: fired == [call.id], 5, "the call to fall due")
     await store.close()
-
-    assert fired == [call.id]
-    assert store.failures == 0

@@ -1,4 +1,4 @@
-"""`python -m dialajoke`: a bad setting stops start-up with one line naming it; a likely slip is warned about."""
+"""`python -m dialajoke`: a bad setting or a port in use stops start-up with one line; a likely slip is warned."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,22 @@ def test_only_a_loopback_public_url_on_another_port_is_warned_about(public_url: 
     config = Config(public_url=public_url, http=HttpConfig(port=port))
 
     assert (webhook_port_warning(config) is not None) == warned
+
+
+def test_a_port_in_use_stops_start_up_before_anything_is_restored(tmp_path: Path) -> None:
+    database = tmp_path / "var" / "calls.sqlite3"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {
+            **{name: value for name, value in os.environ.items() if not name.startswith("DIALAJOKE_")},
+            "DIALAJOKE_HTTP__PORT": str(port),
+            "DIALAJOKE_DATABASE__PATH": str(database),
+        }
+
+        result = run_main("--config", "config.dev.json", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"dialajoke: port {port} is in use: set DIALAJOKE_HTTP__PORT or http.port"
+    ]
+    assert not database.parent.exists()

@@ -13,6 +13,7 @@ from dialajoke.scheduler import UnifiedTimedQueue
 
 from .clock import ManualClock
 from .service import START
+from .waiting import let_loop_run, wait_until
 
 
 class Recorder:
@@ -33,19 +34,8 @@ class Recorder:
         return self.items
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until ``condition`` holds; a few hundred turns at most, no wall-clock sleep."""
-    for _ in range(200):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
-
-
-async def let_loop_run() -> None:
-    """Give every ready task a few turns, so that anything wrongly due would have fired."""
-    for _ in range(20):
-        await asyncio.sleep(0)
+async def until(condition: Callable[[], bool], what: str) -> None:
+    await wait_until(condition, 2, what)
 
 
 async def test_items_are_handed_over_in_due_time_order_whatever_the_put_order(clock: ManualClock) -> None:
@@ -79,7 +69,7 @@ async def test_each_item_waits_for_its_own_time(clock: ManualClock) -> None:
         assert recorder.items == []
 
         clock.advance(1)
-        await until(lambda: recorder.items == ["early"])
+        await until(lambda: recorder.items == ["early"], "the early item")
         await let_loop_run()
         assert recorder.items == ["early"]
 
@@ -153,7 +143,7 @@ async def test_putting_an_item_again_moves_it_later(clock: ManualClock) -> None:
         queue.put("moved", START + 30)
 
         clock.advance(20)
-        await until(lambda: recorder.items == ["fixed"])
+        await until(lambda: recorder.items == ["fixed"], "the item that stayed put")
         await let_loop_run()
         assert recorder.items == ["fixed"]
 
@@ -180,11 +170,11 @@ async def test_an_earlier_item_put_while_sleeping_on_a_later_one_fires_first(clo
     recorder = Recorder(expect=2)
     async with UnifiedTimedQueue(recorder, clock=clock) as queue:
         queue.put("late", START + 100)
-        await until(lambda: clock.armed == 1)
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm")
 
         queue.put("early", START + 10)
         clock.advance(10)
-        await until(lambda: recorder.items == ["early"])
+        await until(lambda: recorder.items == ["early"], "the earlier item")
 
         clock.advance(90)
         assert await recorder.wait() == ["early", "late"]
@@ -213,7 +203,7 @@ async def test_a_failing_handler_is_logged_and_the_queue_goes_on(
 
         queue.put("put-after-the-failure", START + 30)
         clock.advance(10)
-        await until(lambda: "put-after-the-failure" in handled)
+        await until(lambda: "put-after-the-failure" in handled, "the item put after the failure")
 
     assert handled == ["same-time", "after", "put-after-the-failure"]
     [record] = [r for r in caplog.records if r.name == "dialajoke.scheduler"]
@@ -230,18 +220,18 @@ async def test_an_idle_queue_arms_no_alarm(clock: ManualClock) -> None:
         assert clock.armed == 0
 
         queue.put("pending", START + 60)
-        await until(lambda: clock.armed == 1)
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm")
 
 
 async def test_no_alarm_stays_armed_once_everything_has_fired(clock: ManualClock) -> None:
     recorder = Recorder(expect=2)
     async with UnifiedTimedQueue(recorder, clock=clock) as queue:
         queue.put("later", START + 60)
-        await until(lambda: clock.armed == 1)
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm")
 
         queue.put("now", START)
-        await until(lambda: recorder.items == ["now"])
-        await until(lambda: clock.armed == 1)
+        await until(lambda: recorder.items == ["now"], "the item already due")
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm for the later item")
 
         queue.put("later", START)
         assert await recorder.wait() == ["now", "later"]
@@ -303,7 +293,7 @@ async def test_items_still_pending_at_close_never_fire(clock: ManualClock) -> No
     recorder = Recorder()
     async with UnifiedTimedQueue(recorder, clock=clock) as queue:
         queue.put("pending", START + 10)
-        await until(lambda: clock.armed == 1)
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm")
 
     clock.advance(10)
     await let_loop_run()
@@ -332,10 +322,10 @@ async def test_cancelling_the_last_pending_item_disarms_the_alarm(clock: ManualC
     recorder = Recorder()
     async with UnifiedTimedQueue(recorder, clock=clock) as queue:
         queue.put("only", START + 60)
-        await until(lambda: clock.armed == 1)
+        await until(lambda: clock.armed == 1, "the queue to arm an alarm")
 
         assert queue.cancel("only")
-        await until(lambda: clock.armed == 0)
+        await until(lambda: clock.armed == 0, "the queue to disarm its alarm")
 
 
 async def test_a_plain_handler_gets_a_burst_in_order_without_a_task_each(clock: ManualClock) -> None:
@@ -351,7 +341,7 @@ async def test_a_plain_handler_gets_a_burst_in_order_without_a_task_each(clock: 
         for item in reversed(range(1000)):
             queue.put(item, START + 10)
         clock.advance(10)
-        await until(lambda: len(handled) == 1000)
+        await until(lambda: len(handled) == 1000, "all 1000 items")
 
     assert handled == list(range(1000))
     assert max(tasks_seen) == tasks_before + 1  # only the timer task itself
@@ -372,7 +362,7 @@ async def test_a_plain_handler_that_raises_is_logged_and_the_queue_goes_on(
         queue.put("bad", START + 10)
         queue.put("same-time", START + 10)
         clock.advance(10)
-        await until(lambda: handled == ["same-time"])
+        await until(lambda: handled == ["same-time"], "the item due beside the bad one")
 
     [record] = [r for r in caplog.records if r.name == "dialajoke.scheduler"]
     assert "'bad'" in record.getMessage()

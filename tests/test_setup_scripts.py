@@ -32,6 +32,9 @@ API_KEY = "KEY0123456789ABCDEF_test"
 CONNECTION_ID = "1494404757140276705"
 PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode()
 SLOW_PAGE_S = 0.3
+"""How long the fake slow pages take to answer. Real seconds, not a wait for anything: the
+script under test times real fetches, to show that pages fetched at once take about as
+long as the slowest, not the sum."""
 FETCH_TIMEOUT_S = 0.5
 
 WriteConfig = Callable[..., Path]
@@ -326,7 +329,7 @@ async def test_pages_are_fetched_at_once_and_each_failure_is_reported(
     released = asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(SLOW_PAGE_S)
+        await asyncio.sleep(SLOW_PAGE_S)  # being slow is this page's whole job
         return web.Response(text=f"slow page {request.match_info['n']}", content_type="text/html")
 
     async def fast(request: web.Request) -> web.Response:

@@ -7,6 +7,8 @@ import logging
 import nacl.signing
 import pytest
 
+from dialajoke import keys
+from dialajoke.telnyx.events import encode_client_state
 from dialajoke.telnyx.signing import sign
 
 from .service import Service
@@ -152,4 +154,44 @@ async def test_events_for_unknown_calls_are_acknowledged_and_logged(
 
     assert response.status == 200
     assert "v3:stranger" in caplog.text
+    assert (await (await service.client.get("/api/calls")).json())["calls"] == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status", "cannot"),
+    [("call.answered", "answered", "speak the joke"), ("call.speak.ended", "scheduled", "hang up")],
+)
+async def test_an_event_for_a_call_with_no_call_control_id_sends_no_command_and_says_why(
+    service: Service, caplog: pytest.LogCaptureFixture, event_type: str, status: str, cannot: str
+) -> None:
+    booked = await service.book("+12025550142")
+    stored = await service.app[keys.STORE].get_call(booked["id"])
+    assert stored is not None
+    assert stored.call_control_id is None
+    event = envelope(event_type, client_state=encode_client_state(stored.ref), status="completed")
+
+    with caplog.at_level(logging.WARNING, logger="dialajoke"):
+        response = await post_webhook(service, event)
+        await service.settle()
+
+    assert response.status == 200
+    call = await service.call(booked["id"])
+    why = f"{event_type} came without a call_control_id, so the service cannot {cannot}"
+    assert (call["status"], call["events"][-1]["detail"]) == (status, why)
+    assert why in caplog.text
+    assert service.simulator.calls == {}
+
+
+async def test_an_incoming_call_with_no_call_control_id_is_logged_and_not_answered(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = envelope("call.initiated", direction="incoming", state="parked", **{"from": "+353861234567"})
+
+    with caplog.at_level(logging.WARNING, logger="dialajoke"):
+        response = await post_webhook(service, event)
+        await service.settle()
+
+    assert response.status == 200
+    assert "incoming call from +353861234567" in caplog.text
+    assert "cannot be answered" in caplog.text
     assert (await (await service.client.get("/api/calls")).json())["calls"] == []

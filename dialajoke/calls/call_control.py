@@ -81,6 +81,7 @@ class CallControl:
         self._stale_after_s = stale_after_s
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._dials = BackgroundTasks()
+        self._interrupted_dials: list[int] = []
         self._stopping = False
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
@@ -102,14 +103,14 @@ class CallControl:
         """The caller id our calls present."""
         return self._settings.from_number
 
-    async def recover(self) -> list[int]:
+    async def recover(self) -> None:
         """Take back the calls that were in progress when the service last stopped.
 
         Their webhooks keep arriving, so they hold their place under the concurrency cap
-        and are watched for silence. Returns the calls that crashed between being marked
-        ``dialing`` and Telnyx's answer, to be dialed again with the same command_id; those
-        interrupted too long ago for Telnyx to recognise the command_id are marked missed.
-        Run it before anything can dial or process events.
+        and are watched for silence. Calls that crashed between being marked ``dialing``
+        and Telnyx's answer are kept for :meth:`redial_interrupted`; those interrupted too
+        long ago for Telnyx to recognise the command_id are marked missed. Run it before
+        anything can dial or process events.
         """
         interrupted = []
         async for call_id, status, direction, call_control_id in self._store.in_progress():
@@ -119,10 +120,19 @@ class CallControl:
             if direction is Direction.OUTBOUND:
                 self._gate.occupy(call_id)
             self._watch(call_id)
-        redial = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
-        if redial:
-            logger.info("%d calls were interrupted while dialing; dialing them again", len(redial))
-        return redial
+        self._interrupted_dials = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
+
+    def redial_interrupted(self) -> None:
+        """Dial again, with the same command_id, the calls :meth:`recover` found interrupted while dialing.
+
+        They join the dial gate's line at once, ahead of calls that fall due from now on:
+        Telnyx recognises a repeated command_id for a short while only.
+        """
+        redials, self._interrupted_dials = self._interrupted_dials, []
+        if redials:
+            logger.info("%d calls were interrupted while dialing; dialing them again", len(redials))
+        for call_id in redials:
+            self.due(call_id)
 
     async def _can_dial_again(self, call_id: int) -> bool:
         call = await self._store.get_call(call_id)
@@ -253,8 +263,13 @@ class CallControl:
 
     async def _on_answered(self, call: Call, event: TelnyxEvent) -> None:
         answered = await self._store.move(call.id, CallStatus.ANSWERED, "call.answered")
-        if answered is not None:
-            await self._tell_joke(answered, event.call_control_id or answered.call_control_id or "")
+        if answered is None:
+            return
+        call_control_id = event.call_control_id or answered.call_control_id
+        if call_control_id is None:
+            await self._unreachable(answered, event, "speak the joke")
+            return
+        await self._tell_joke(answered, call_control_id)
 
     async def _tell_joke(self, call: Call, call_control_id: str) -> None:
         joke = await self._jokes.joke()
@@ -280,8 +295,22 @@ class CallControl:
         if event.status not in (None, "completed"):
             await self._store.add_note(call.id, f"the joke was cut short ({event.status})")
             return
+        call_control_id = event.call_control_id or call.call_control_id
+        if call_control_id is None:
+            await self._unreachable(call, event, "hang up")
+            return
         await self._store.add_note(call.id, "joke spoken; hanging up")
-        await self._hang_up(call, event.call_control_id or call.call_control_id or "")
+        await self._hang_up(call, call_control_id)
+
+    async def _unreachable(self, call: Call, event: TelnyxEvent, action: str) -> None:
+        """No call_control_id, from the event or from before, so no command can reach the call.
+
+        Sending one anyway would address no call at all. The call keeps its place until
+        Telnyx reports the hangup, or the watchdog gives up on it.
+        """
+        detail = f"{event.event_type} came without a call_control_id, so the service cannot {action}"
+        logger.warning("call %s: %s (event %s)", call.id, detail, event.id)
+        await self._store.add_note(call.id, detail)
 
     async def _on_hangup(self, call: Call, event: TelnyxEvent) -> None:
         cause = event.hangup_cause or "unspecified"
@@ -321,6 +350,15 @@ class CallControl:
 
     async def _answer_incoming(self, event: TelnyxEvent) -> None:
         """Someone rang the joke line: answer, and the answered event tells the joke."""
+        if event.call_control_id is None:
+            # Nothing can answer a call that has no call_control_id, nor would any later
+            # event find it: there is no call to keep.
+            logger.warning(
+                "incoming call from %s (event %s) came without a call_control_id: it cannot be answered",
+                event.from_ or "an unknown number",
+                event.id,
+            )
+            return
         call = await self._store.add_call(
             direction=Direction.INBOUND,
             to=event.to or self._settings.from_number,
@@ -333,7 +371,7 @@ class CallControl:
         )
         try:
             await self._telnyx.answer(
-                event.call_control_id or "",
+                event.call_control_id,
                 client_state=encode_client_state(call.ref),
                 command_id=f"{call.ref}:answer",
             )

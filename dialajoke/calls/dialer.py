@@ -12,6 +12,8 @@ import asyncio
 import logging
 from collections import deque
 
+from ..clock import Alarm, Clock
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,9 +27,11 @@ class DialGate:
     :param rate_per_s: dials per second on average; up to one second's worth may go at once.
     :param max_active: calls in progress at once, from dial to hangup; a call holds its place
         until :meth:`release`.
+    :param clock: where "now" comes from, for the rate and for pauses; tests pass one they
+        can move by hand.
     """
 
-    def __init__(self, rate_per_s: float, max_active: int) -> None:
+    def __init__(self, rate_per_s: float, max_active: int, clock: Clock) -> None:
         self._rate_per_s = rate_per_s
         self._capacity = max(1.0, rate_per_s)
         self._tokens = self._capacity
@@ -36,16 +40,9 @@ class DialGate:
         self._active: set[int] = set()
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._paused_until = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        self._clock = clock
+        self._alarm: Alarm | None = None
         self._closed = False
-
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
 
     def ticket(self, call_id: int) -> asyncio.Future[None]:
         """Join the line without waiting: the future completes when the call's turn comes.
@@ -67,8 +64,8 @@ class DialGate:
     def close(self) -> int:
         """Turn away every call still waiting; nothing is dialed from now on. Returns how many waited."""
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._alarm is not None:
+            self._alarm.cancel()
         turned_away = 0
         while self._waiting:
             _, turn = self._waiting.popleft()
@@ -89,15 +86,13 @@ class DialGate:
 
     def slow_down(self, pause_s: float) -> None:
         """Telnyx said 429: admit nobody for ``pause_s`` and start again with an empty bucket."""
-        loop = asyncio.get_running_loop()
-        self._paused_until = max(self._paused_until, loop.time() + pause_s)
+        self._paused_until = max(self._paused_until, self._clock.time() + pause_s)
         self._tokens = 0.0
         logger.warning("Telnyx is rate limiting dials; pausing the dialer for %.2f s", pause_s)
         self._dispatch()
 
     def _dispatch(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._clock.time()
         self._refill(now)
         while self._waiting and len(self._active) < self._max_active:
             if now < self._paused_until:
@@ -115,10 +110,13 @@ class DialGate:
 
     def _refill(self, now: float) -> None:
         if self._refilled_at is not None:
-            self._tokens = min(self._capacity, self._tokens + (now - self._refilled_at) * self._rate_per_s)
+            # A wall clock stepped back must not take tokens away.
+            elapsed_s = max(0.0, now - self._refilled_at)
+            self._tokens = min(self._capacity, self._tokens + elapsed_s * self._rate_per_s)
         self._refilled_at = now
 
     def _wake_at(self, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_at(when, self._dispatch)
+        """Look at the line again at ``when`` (or earlier: the clock may wake us early, and we re-arm)."""
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._alarm = self._clock.wake_at(when, self._dispatch)

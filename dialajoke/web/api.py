@@ -11,7 +11,7 @@ from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
-from .problems import PROBLEM_TYPES, Problem
+from .problems import Problem
 
 MAX_LIST_LIMIT = 200
 MAX_SQLITE_INTEGER = 2**63 - 1
@@ -51,8 +51,7 @@ async def cancel_call(request: web.Request) -> web.Response:
     except CallNotFound:
         raise _not_found(call_id) from None
     except CallNotCancellable as exc:
-        title = PROBLEM_TYPES["call-not-cancellable"][0]
-        raise Problem(409, title, str(exc), slug="call-not-cancellable") from None
+        raise Problem.of("call-not-cancellable", 409, str(exc)) from None
     return web.json_response(call_json(call))
 
 
@@ -77,15 +76,14 @@ def call_json(call: Call) -> dict[str, Any]:
 
 async def _json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
-        title, detail = PROBLEM_TYPES["unsupported-media-type"]
-        raise Problem(
-            415, title, f"{detail} (got {request.content_type or 'no Content-Type'})", slug="unsupported-media-type"
-        )
+        sent = request.content_type or "no Content-Type"
+        raise Problem.of("unsupported-media-type", 415, f"Send the body as application/json (got {sent}).")
     try:
         return json.loads(await request.read())
     except (ValueError, RecursionError) as exc:
-        title, detail = PROBLEM_TYPES["malformed-json"]
-        raise Problem(400, title, f"{detail} ({exc})", slug="malformed-json") from None
+        raise Problem.of(
+            "malformed-json", 400, f"The body could not be read as JSON ({exc}); send a JSON object."
+        ) from None
 
 
 def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
@@ -113,10 +111,8 @@ def _call_id(request: web.Request) -> int:
 
 
 def _invalid(errors: dict[str, str]) -> Problem:
-    title, detail = PROBLEM_TYPES["invalid-request"]
-    return Problem(400, title, detail, slug="invalid-request", errors=errors)
+    return Problem.of("invalid-request", 400, errors=errors)
 
 
 def _not_found(call_id: int) -> Problem:
-    title, detail = PROBLEM_TYPES["call-not-found"]
-    return Problem(404, title, f"There is no call {call_id}. {detail}", slug="call-not-found")
+    return Problem.of("call-not-found", 404, f"There is no call {call_id}; list calls with GET /api/calls.")

@@ -3,7 +3,8 @@
 The API and /webhook answer RFC 9457 problem details; browser pages get an HTML error
 page. aiohttp's own 404/405/413 and unexpected exceptions go through the same path,
 and no traceback ever reaches a client: a 500 is logged with the request id that the
-response also carries.
+response also carries. A client that goes away before it is answered is no fault of
+the service: it is logged as information and counted as a 499, not as a 500.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from aiohttp.typedefs import Handler
 from .. import keys
 from ..ids import unique_id
 from ..store import StorageUnavailable
-from .problems import CONTENT_TYPE, PROBLEM_TYPES, STORAGE_RETRY_AFTER_S, Problem
+from .problems import CONTENT_TYPE, STORAGE_RETRY_AFTER_S, Problem
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+CLIENT_CLOSED_REQUEST = 499
+"""The status nginx records for a request whose client left before the answer; never sent."""
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MACHINE_PREFIXES = ("/api", "/webhook")
 
@@ -40,6 +43,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        # The client went away and aiohttp cancelled its handler (or the service is
+        # stopping and stopped waiting for it): no answer was sent.
+        status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         route = _route_name(request)
@@ -82,16 +90,29 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return render_problem(request, Problem.from_http(exc))
     except StorageUnavailable:
         # The store logs the outage once; logging each refused request would flood the log.
-        title, detail = PROBLEM_TYPES["storage-unavailable"]
         retry_after = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
-        return render_problem(request, Problem(503, title, detail, slug="storage-unavailable", headers=retry_after))
+        return render_problem(request, Problem.of("storage-unavailable", 503, headers=retry_after))
     except asyncio.CancelledError:
+        _log_unanswered(request, "cancelled: the client went away, or the service is stopping")
         raise
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and _client_gone(request):
+            _log_unanswered(request, f"the client went away ({exc})")
+            return web.Response(status=CLIENT_CLOSED_REQUEST)
         request_id = request.get(keys.REQUEST_ID, "-")
         logger.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
-        title, detail = PROBLEM_TYPES["internal-error"]
-        return render_problem(request, Problem(500, title, detail, slug="internal-error"))
+        return render_problem(request, Problem.of("internal-error", 500))
+
+
+def _client_gone(request: web.Request) -> bool:
+    """The request's own connection is closed (not one the handler made to somewhere else)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _log_unanswered(request: web.Request, why: str) -> None:
+    request_id = request.get(keys.REQUEST_ID, "-")
+    logger.info("%s %s [request %s] not answered: %s", request.method, request.path, request_id, why)
 
 
 def render_problem(request: web.Request, problem: Problem) -> web.Response:

@@ -2,7 +2,8 @@
 
 A :class:`Problem` is raised anywhere a request cannot be served; the error middleware
 renders it as ``application/problem+json`` (or as an HTML page for browser routes).
-``type`` is a relative URI under /problems/ whose page explains the problem.
+``type`` is a relative URI under /problems/ whose page explains the problem: every type
+is listed in :data:`PROBLEM_TYPES`, and :meth:`Problem.of` builds a problem of one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ class Problem(Exception):
         self.headers = dict(headers or {})
 
     @classmethod
+    def of(
+        cls,
+        slug: str,
+        status: int,
+        detail: str | None = None,
+        *,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Problem:
+        """A problem of the type ``slug`` in :data:`PROBLEM_TYPES`, titled as its page is.
+
+        :param detail: what went wrong with this request; without it, the type's description.
+        """
+        title, description = PROBLEM_TYPES[slug]
+        return cls(status, title, detail or description, slug=slug, errors=errors, headers=headers)
+
+    @classmethod
     def from_http(cls, exc: web.HTTPException) -> Problem:
         """aiohttp's own errors (404, 405, 413...) in the same shape as ours."""
         headers = {name: value for name, value in exc.headers.items() if name in ("Allow", "Retry-After")}
@@ -70,6 +88,7 @@ _HTTP_DETAILS = {
 }
 
 PROBLEM_TYPES = {
+    # slug: (title, description), the description also serving as the detail of a problem that has no other.
     "invalid-request": ("Invalid request", "A field of the request is missing or wrong; `errors` lists each one."),
     "malformed-json": ("Malformed JSON", "The body could not be read as JSON; send a JSON object."),
     "unsupported-media-type": ("Unsupported media type", "Send the body as application/json."),

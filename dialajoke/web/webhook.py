@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import keys
 from ..telnyx.events import EventError, parse_event
 from ..telnyx.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
-from .problems import PROBLEM_TYPES, Problem
+from .problems import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +34,13 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except SignatureError as exc:
         logger.warning("webhook refused from %s: %s", request.remote, exc)
         results.labels("refused").inc()
-        raise Problem(401, PROBLEM_TYPES["invalid-signature"][0], str(exc), slug="invalid-signature") from None
+        raise Problem.of("invalid-signature", 401, str(exc)) from None
     try:
         event = parse_event(body)
     except EventError as exc:
         results.labels("malformed").inc()
         errors = {exc.pointer.lstrip("/").replace("/", "."): exc.detail} if exc.pointer else None
-        raise Problem(
-            400, PROBLEM_TYPES["malformed-event"][0], exc.detail, slug="malformed-event", errors=errors
-        ) from None
+        raise Problem.of("malformed-event", 400, exc.detail, errors=errors) from None
     if not await app[keys.INBOX].accept(event, body):
         logger.info("webhook %s (%s) seen before; ignored", event.id, event.event_type)
         results.labels("duplicate").inc()
