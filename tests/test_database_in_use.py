@@ -36,7 +36,13 @@ def first(tmp_path: Path, telnyx: Telnyx) -> Iterator[ServiceProcess]:
 
 def start_another(first: ServiceProcess) -> subprocess.CompletedProcess[str]:
     """A second service, on its own port, configured like the first in everything else."""
-    env = {**os.environ, **first.env, "DIALAJOKE_HTTP__PORT": str(unused_port())}
+    port = unused_port()
+    env = {
+        **os.environ,
+        **first.env,
+        "DIALAJOKE_HTTP__PORT": str(port),
+        "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
     return subprocess.run(
         [sys.executable, "-m", "dialajoke"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=30
     )
