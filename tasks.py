@@ -6,7 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 PACKAGES = "dialajoke setup tests bench tasks.py"
 
@@ -31,7 +32,7 @@ def lint(c: Context) -> None:
     """ruff (style and bugs) and mypy (types)."""
     c.run(f"{sys.executable} -m ruff check {PACKAGES}")
     c.run(f"{sys.executable} -m ruff format --check {PACKAGES}")
-    c.run(f"{sys.executable} -m mypy dialajoke bench")
+    c.run(f"{sys.executable} -m mypy {PACKAGES}")
 
 
 @task

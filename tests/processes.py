@@ -89,7 +89,8 @@ class Telnyx:
 
     async def calls(self) -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as session, session.get(f"{self.url}/calls") as response:
-            return (await response.json())["data"]
+            calls: list[dict[str, Any]] = (await response.json())["data"]
+            return calls
 
     async def set_faults(self, **faults: Any) -> None:
         async with aiohttp.ClientSession() as session, session.post(f"{self.url}/faults", json=faults) as response:

@@ -73,12 +73,12 @@ class Service:
     async def book(self, to: str, in_s: float = 60) -> dict[str, Any]:
         response = await self.client.post("/api/calls", json={"to": to, "at": self.iso_in(in_s)})
         assert response.status == 201, await response.text()
-        return await response.json()
+        return dict(await response.json())
 
     async def call(self, call_id: int) -> dict[str, Any]:
         response = await self.client.get(f"/api/calls/{call_id}")
         assert response.status == 200, await response.text()
-        return await response.json()
+        return dict(await response.json())
 
     async def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Let everything already set in motion run to its end: the dials the gate has admitted,

@@ -339,7 +339,7 @@ def test_settings_cannot_be_changed_once_loaded(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, {}), {})
 
     with pytest.raises(ValidationError, match="frozen"):
-        config.http.port = 9090  # type: ignore[misc]
+        config.http.port = 9090
 
 
 def test_nan_in_the_file_is_refused_naming_the_key(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def imports_of(module: str) -> set[str]:
     if is_package:
         path = PROJECT / module.replace(".", "/") / "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:

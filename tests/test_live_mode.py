@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
 from dialajoke.config import TelnyxConfig
 from dialajoke.simulator import TelnyxSimulator
@@ -25,7 +26,7 @@ async def live(database: Path, clock: ManualClock, **settings: Any) -> AsyncIter
     config = service_config(database)
     telnyx = TelnyxSimulator(clock, config.webhook_url, time_scale=0)
     account = TelnyxConfig(
-        api_key=telnyx.api_key,
+        api_key=SecretStr(telnyx.api_key),
         connection_id="1234567890",
         from_number="+13125550100",
         public_key=telnyx.public_key,

@@ -60,7 +60,7 @@ class Telnyx:
         body = {"connection_id": "c", "to": CALLEE, "from": "+13125550100", "command_id": command_id}
         status, document = await self.post("/v2/calls", body)
         assert status == 200, document
-        return document["data"]
+        return dict(document["data"])
 
     async def action(self, call_control_id: str, action: str, **body: Any) -> tuple[int, dict[str, Any]]:
         return await self.post(f"/v2/calls/{call_control_id}/actions/{action}", body)

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -297,7 +298,7 @@ def escaping(db: sqlite3.Connection) -> None:
     raise Escaped("out of the unit of work")
 
 
-async def answered(*futures: asyncio.Future[object]) -> list[object]:
+async def answered(*futures: asyncio.Future[Any]) -> list[object]:
     return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ANSWER_WITHIN_S)
 
 
@@ -366,7 +367,7 @@ async def test_a_connection_that_no_longer_works_fails_every_caller_instead_of_h
 class DiesBetweenBatches(SqliteThread):
     """A fault injected where no unit of work runs: after its first batch, the thread stops when told to."""
 
-    die = threading.Event()
+    die: threading.Event
 
     def _checkpoint_when_quiet(self, connection: sqlite3.Connection) -> None:
         self.die.wait(ANSWER_WITHIN_S)
@@ -377,6 +378,7 @@ async def test_work_handed_to_a_thread_that_stopped_fails_instead_of_waiting_for
     database: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     writer = await DiesBetweenBatches.open(database, group_commit=True, setup=set_up, name="test writer")
+    assert isinstance(writer, DiesBetweenBatches)
     writer.die = threading.Event()
     first = await asyncio.wait_for(writer.run(add("first")), ANSWER_WITHIN_S)
 

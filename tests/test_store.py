@@ -264,7 +264,7 @@ async def test_move_refuses_a_field_it_does_not_know(store: CallStore) -> None:
     call = await book(store)
 
     with pytest.raises(TypeError, match="status"):
-        await store.move(call.id, CallStatus.DIALING, "dialing", status="completed")
+        await store.move(call.id, CallStatus.DIALING, "dialing", status="completed")  # type: ignore[call-arg]
 
     assert await store.get_call(call.id) == call
 

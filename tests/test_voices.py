@@ -20,7 +20,7 @@ def test_a_gender_voice_is_spoken_at_the_basic_level_in_en_us_text(voice: str) -
     fields = speak_fields(voice, "en-US")
 
     assert fields == {"voice": voice, "language": "en-US", "service_level": "basic", "payload_type": "text"}
-    assert speak_problems(**fields) == []
+    assert speak_problems(fields["voice"], fields["language"], fields["service_level"], fields["payload_type"]) == []
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

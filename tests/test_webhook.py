@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import nacl.signing
 import pytest
+from aiohttp import ClientResponse
 
 from dialajoke import keys
 from dialajoke.telnyx.events import encode_client_state
@@ -15,9 +17,9 @@ from .service import Service
 from .webhooks import envelope, post_webhook
 
 
-async def problem(response) -> dict:  # type: ignore[no-untyped-def]
+async def problem(response: ClientResponse) -> dict[str, Any]:
     assert response.headers["Content-Type"].startswith("application/problem+json")
-    return await response.json()
+    return dict(await response.json())
 
 
 async def test_a_well_signed_event_is_acknowledged(service: Service) -> None:

@@ -1,8 +1,8 @@
 """CallStore: the contract every store of calls keeps, whatever the database behind it.
 
 The schedule must survive a restart, so every call is a row and every step of its life
-a row on its timeline. SQLite is the backend today; another (PostgreSQL, for several
-instances) implements the same methods and passes the same contract suite.
+a row on its timeline. Every backend (SQLite for one process; another, such as
+PostgreSQL, for several) implements these methods and passes the same contract suite.
 """
 
 from __future__ import annotations

@@ -366,7 +366,8 @@ WRITE_PROBE_AFTER_S = 1.0
 """A ping writes only when no write has succeeded for this long, so that a busy service's
 health checks cost no commit of their own, while an idle one's still notice a full disk."""
 CHECKPOINT_EVERY = 1000
-"""Commits between two checkpoints: at a few pages a commit, about 20 MB of WAL (see SqliteThread)."""
+"""Commits between two checkpoints: enough to make checkpoints rare, few enough that the WAL stays
+a bounded number of pages (see SqliteThread)."""
 SCHEDULED_PAGE = 1000
 """Calls read per query by :meth:`SqliteCallStore.scheduled`."""
 
