@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +12,7 @@ from aiohttp.test_utils import unused_port
 from dialajoke.logs import LOG_FORMAT, MaskPhoneNumbers, mask_number, mask_numbers
 
 from .processes import ServiceProcess, Telnyx
+from .waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -65,16 +64,17 @@ def test_a_number_in_a_traceback_is_masked() -> None:
     assert "+12025550142" not in line
 
 
-async def inbound_call_id(service: ServiceProcess, timeout_s: float = 30) -> int:
+async def inbound_call_id(service: ServiceProcess) -> int:
     """The id of the first call someone rang in on, once the service has stored it."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    found: list[int] = []
+
+    async def stored() -> bool:
         _, listing = await service.request("GET", "/api/calls")
-        inbound = [call["id"] for call in listing["calls"] if call["direction"] == "inbound"]
-        if inbound:
-            return int(inbound[0])
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no inbound call was stored within {timeout_s} s")
+        found.extend(call["id"] for call in listing["calls"] if call["direction"] == "inbound")
+        return bool(found)
+
+    await wait_until(stored, timeout_s=30, what="the incoming call to be stored", poll_s=0.05)
+    return found[0]
 
 
 async def test_the_running_service_and_simulator_never_log_a_whole_number(tmp_path: Path) -> None:
