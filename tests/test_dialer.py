@@ -100,8 +100,36 @@ async def test_slow_down_pauses_everyone_for_as_long_as_asked(clock: ManualClock
     await let_loop_run()
     assert not turn.done()
 
-    clock.advance(0.25)
+    clock.advance(0.25 + 0.002)  # the pause, then a token's worth of time: the bucket starts empty
     await asyncio.wait_for(turn, 1)
+
+
+async def test_a_pause_ends_with_an_empty_bucket(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=4, max_active=100, clock=clock)
+    gate.slow_down(1.0)
+    turns = [gate.ticket(call_id) for call_id in range(10)]
+
+    clock.advance(1.0)
+    await let_loop_run()
+    assert count_done(turns) == 0
+
+    clock.advance(0.25)
+    await let_loop_run()
+    assert count_done(turns) == 1
+
+
+async def test_a_wall_clock_stepped_back_does_not_stretch_a_pause(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=10, clock=clock)
+    gate.slow_down(2.0)
+    first = gate.ticket(1)
+
+    clock.advance(-3600)
+    second = gate.ticket(2)
+    await let_loop_run()
+    assert not first.done()
+
+    clock.advance(2.0 + 0.002)
+    await asyncio.wait_for(asyncio.gather(first, second), 1)
 
 
 async def test_tickets_wait_in_line_without_a_task_and_a_cancelled_one_is_skipped(clock: ManualClock) -> None:

@@ -40,6 +40,8 @@ class DialGate:
         self._active: set[int] = set()
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._paused_until = 0.0
+        self._pause_s = 0.0
+        """The longest pause asked for since the gate last admitted anyone."""
         self._clock = clock
         self._alarm: Alarm | None = None
         self._closed = False
@@ -87,17 +89,22 @@ class DialGate:
     def slow_down(self, pause_s: float) -> None:
         """Telnyx said 429: admit nobody for ``pause_s`` and start again with an empty bucket."""
         self._paused_until = max(self._paused_until, self._clock.time() + pause_s)
+        self._pause_s = max(self._pause_s, pause_s)
         self._tokens = 0.0
         logger.warning("Telnyx is rate limiting dials; pausing the dialer for %.2f s", pause_s)
         self._dispatch()
 
     def _dispatch(self) -> None:
         now = self._clock.time()
+        if now < self._paused_until:
+            # A wall clock stepped back must not stretch a pause beyond what Telnyx asked for.
+            self._paused_until = min(self._paused_until, now + self._pause_s)
+            if self._waiting:
+                self._wake_at(self._paused_until)
+            return
+        self._pause_s = 0.0
         self._refill(now)
         while self._waiting and len(self._active) < self._max_active:
-            if now < self._paused_until:
-                self._wake_at(self._paused_until)
-                return
             if self._tokens < 1:
                 self._wake_at(now + (1 - self._tokens) / self._rate_per_s)
                 return
@@ -109,10 +116,11 @@ class DialGate:
             turn.set_result(None)
 
     def _refill(self, now: float) -> None:
-        if self._refilled_at is not None:
-            # A wall clock stepped back must not take tokens away.
-            elapsed_s = max(0.0, now - self._refilled_at)
-            self._tokens = min(self._capacity, self._tokens + elapsed_s * self._rate_per_s)
+        # Tokens gather only from the end of a pause, so the bucket starts it empty; and a
+        # wall clock stepped back must not take tokens away.
+        since = self._paused_until if self._refilled_at is None else max(self._refilled_at, self._paused_until)
+        elapsed_s = max(0.0, now - since)
+        self._tokens = min(self._capacity, self._tokens + elapsed_s * self._rate_per_s)
         self._refilled_at = now
 
     def _wake_at(self, when: float) -> None:
