@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: install
-	$(BIN)/invoke run
+	@$(BIN)/invoke run
 
 test: install $(CHROMIUM)
 	$(BIN)/invoke test
