@@ -55,7 +55,11 @@ def test_start_up_takes_a_voice_and_language_telnyx_speaks(database: Path, voice
     ("voice", "language", "message"),
     [
         ("female", "fr-FR", "telnyx.language must be en-US with the voice 'female'"),
-        ("AWS.Polly.Joanna", "Klingon", "telnyx.language 'Klingon' is not a language Telnyx speaks: arb, cmn-CN"),
+        (
+            "Azure.en-US-JennyNeural",
+            "Klingon",
+            "telnyx.language 'Klingon' is not a language Telnyx speaks: arb, cmn-CN",
+        ),
         ("robot", "en-US", "telnyx.voice 'robot' is not a Telnyx voice: use male or female, or <provider>.<voice>"),
         ("ElevenLabs.eleven_multilingual_v2.Rachel", "en-US", "telnyx.voice 'ElevenLabs.eleven_multilingual_v2"),
     ],
@@ -81,3 +85,9 @@ def test_python_m_dialajoke_stops_on_a_wrong_voice_with_one_line_naming_the_key(
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("dialajoke: configuration error: telnyx.language must be en-US with the voice 'female'")
+
+
+def test_a_polly_voice_carries_its_own_language_so_any_language_setting_is_accepted() -> None:
+    """Telnyx ignores language for Polly voices (reference section 3): no reason to refuse one."""
+    assert speak_problems("AWS.Polly.Aria-Neural", "en-NZ") == []
+    assert speak_problems("Azure.en-NZ-MollyNeural", "en-NZ") != []

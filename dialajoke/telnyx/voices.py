@@ -35,6 +35,8 @@ PROVIDERS = (
 """A provider voice is ``<provider>.<voice>``, or the provider alone for its default voice."""
 NEEDS_API_KEY_REF = frozenset({"ElevenLabs"})
 """Providers Telnyx speaks with only given ``voice_settings.api_key_ref`` (a key of the caller's own)."""
+IGNORE_LANGUAGE = frozenset({"AWS.Polly"})
+"""Providers whose voices carry their own language: Telnyx ignores ``language`` with them."""
 LANGUAGES = frozenset(
     {
         "arb", "cmn-CN", "cy-GB", "da-DK", "de-DE", "en-AU", "en-GB", "en-GB-WLS", "en-IN", "en-US",
@@ -85,7 +87,7 @@ def speak_problems(
     says whether ``voice_settings.api_key_ref`` comes with the voice.
     """
     problems = []
-    if language is not None and language not in LANGUAGES:
+    if language is not None and language not in LANGUAGES and provider_of(voice) not in IGNORE_LANGUAGE:
         problems.append(SpeakProblem("language", f"{language!r} is not a language Telnyx speaks: {_languages()}"))
     if service_level is not None and service_level not in SERVICE_LEVELS:
         problems.append(SpeakProblem("service_level", f"{service_level!r} is neither {BASIC} nor {PREMIUM}"))
