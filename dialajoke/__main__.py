@@ -21,7 +21,7 @@ from . import keys
 from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from .logs import configure_logging
-from .store import DatabaseInUse
+from .store import CannotOpenDatabase
 
 logger = logging.getLogger("dialajoke")
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("%s", warning)
     try:
         web.run_app(app, sock=sock, print=None, shutdown_timeout=config.http.shutdown_grace_s)
-    except DatabaseInUse as exc:
+    except CannotOpenDatabase as exc:
         print(f"dialajoke: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -129,6 +129,13 @@ TimeZoneOrEmpty = Annotated[
     str,
     _rule(_or_empty(_is_timezone), "must be empty (the server's zone) or an IANA zone such as Europe/Dublin"),
 ]
+DatabaseFile = Annotated[
+    str,
+    _rule(
+        lambda path: path != ":memory:" and not path.startswith("file:"),
+        "must name a file such as var/dialajoke.sqlite3: the schedule has to survive a restart",
+    ),
+]
 LogLevel = Annotated[str, _rule(lambda level: level.upper() in LOG_LEVELS, "must be DEBUG, INFO, WARNING or ERROR")]
 
 
@@ -199,7 +206,9 @@ class TelnyxConfig(_Section):
 
 
 class DatabaseConfig(_Section):
-    path: str = Field("var/dialajoke.sqlite3", min_length=1, description="the SQLite database (created when missing)")
+    path: DatabaseFile = Field(
+        "var/dialajoke.sqlite3", min_length=1, description="the SQLite database (created when missing)"
+    )
 
 
 class JokesConfig(_Section):

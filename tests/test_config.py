@@ -187,6 +187,13 @@ def test_a_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     assert "JSON object" in config_error(write_config(tmp_path, ["http"]))
 
 
+@pytest.mark.parametrize("path", [":memory:", "file:calls?mode=memory"])
+def test_a_database_that_would_not_survive_a_restart_is_refused(tmp_path: Path, path: str) -> None:
+    message = config_error(write_config(tmp_path, {"database": {"path": path}}))
+
+    assert message.startswith("database.path must name a file such as var/dialajoke.sqlite3")
+
+
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.json"
 

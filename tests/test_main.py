@@ -136,3 +136,23 @@ def test_a_port_in_use_stops_start_up_before_anything_is_restored(tmp_path: Path
         f"dialajoke: port {port} is in use: set DIALAJOKE_HTTP__PORT or http.port"
     ]
     assert not database.parent.exists()
+
+
+def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    port = unused_port()
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("DIALAJOKE_")},
+        "DIALAJOKE_HTTP__PORT": str(port),
+        "DIALAJOKE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DIALAJOKE_DATABASE__PATH": str(not_a_folder / "calls.sqlite3"),
+    }
+
+    result = run_main("--config", "config.dev.json", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"dialajoke: cannot open the database {not_a_folder / 'calls.sqlite3'} (File exists):"
+        " set database.path to a file this user can write"
+    ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction
-from dialajoke.store import DatabaseInUse, SqliteCallStore, StorageUnavailable
+from dialajoke.store import CannotOpenDatabase, DatabaseInUse, SqliteCallStore, StorageUnavailable
 from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S, is_storage_fault
 
 from .clock import ManualClock
@@ -118,7 +118,7 @@ async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path,
     path = tmp_path / "calls.sqlite3"
     path.mkdir()  # a folder where the database should be: SQLite cannot open it
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(CannotOpenDatabase, match="unable to open database file"):
         await SqliteCallStore.open(path, clock)
     path.rmdir()
 

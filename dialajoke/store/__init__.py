@@ -1,8 +1,16 @@
 """Where calls and webhook events live: the CallStore contract and its backends."""
 
-from .contract import CallStore, StorageUnavailable
+from .contract import CallStore, CannotOpenDatabase, StorageUnavailable
 from .lock import DatabaseInUse
 from .sqlite import SqliteCallStore
 from .sqlite_thread import SqliteThread, SqliteThreadClosed
 
-__all__ = ["CallStore", "DatabaseInUse", "SqliteCallStore", "SqliteThread", "SqliteThreadClosed", "StorageUnavailable"]
+__all__ = [
+    "CallStore",
+    "CannotOpenDatabase",
+    "DatabaseInUse",
+    "SqliteCallStore",
+    "SqliteThread",
+    "SqliteThreadClosed",
+    "StorageUnavailable",
+]

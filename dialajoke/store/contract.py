@@ -15,6 +15,10 @@ from datetime import datetime
 from ..models import Call, CallStatus, Direction
 
 
+class CannotOpenDatabase(Exception):
+    """The database cannot be opened at start-up; the message says why and which setting to change."""
+
+
 class StorageUnavailable(Exception):
     """The store cannot write just now (a full disk, a read-only or locked database); nothing was saved.
 

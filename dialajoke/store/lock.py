@@ -16,8 +16,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from .contract import CannotOpenDatabase
 
-class DatabaseInUse(Exception):
+
+class DatabaseInUse(CannotOpenDatabase):
     """Another process has the database open."""
 
     def __init__(self, database: str | Path, holder: int | None) -> None:

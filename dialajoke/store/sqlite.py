@@ -18,7 +18,7 @@ from typing import Any, Self, TypeVar
 from ..clock import Clock
 from ..ids import unique_id
 from ..models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
-from .contract import CallStore, StorageUnavailable
+from .contract import CallStore, CannotOpenDatabase, StorageUnavailable
 from .lock import DatabaseLock
 from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
@@ -113,10 +113,16 @@ class SqliteCallStore(CallStore):
         """
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        lock = DatabaseLock.acquire(path)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            lock = DatabaseLock.acquire(path)
+        except OSError as exc:
+            raise _cannot_open(path, exc.strerror or str(exc)) from exc
         try:
             writer, reader = await _connect(path, busy_timeout_s)
+        except sqlite3.Error as exc:
+            lock.release()
+            raise _cannot_open(path, str(exc)) from exc
         except BaseException:
             lock.release()
             raise
@@ -324,6 +330,12 @@ class SqliteCallStore(CallStore):
             await self._write(
                 partial(_execute, sql="REPLACE INTO write_probe (id, written_at) VALUES (1, ?)", params=(now,))
             )
+
+
+def _cannot_open(path: str | Path, why: str) -> CannotOpenDatabase:
+    return CannotOpenDatabase(
+        f"cannot open the database {path} ({why}): set database.path to a file this user can write"
+    )
 
 
 async def _connect(path: str | Path, busy_timeout_s: float) -> tuple[SqliteThread, SqliteThread]:
