@@ -248,7 +248,9 @@ class WebhooksConfig(_Section):
     workers: PositiveInt = Field(32, description="webhook events processed at once")
     queue_size: int = Field(1000, ge=2, description="webhook events held in memory")
     max_attempts: PositiveInt = Field(5, description="tries to process one event before it is logged and set aside")
-    retry_delay_s: NonNegativeFloat = Field(0.5, description="pause between tries to process one event")
+    retry_delay_s: NonNegativeFloat = Field(
+        0.5, description="first pause between tries to process one event; it doubles, with jitter, up to 8 s"
+    )
 
 
 class SimulatorConfig(_Section):

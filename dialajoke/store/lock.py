@@ -39,7 +39,8 @@ class DatabaseLock:
     @classmethod
     def acquire(cls, database: str | Path) -> DatabaseLock:
         """Lock ``<database>.lock`` at once or raise :class:`DatabaseInUse`; never waits."""
-        path = Path(f"{database}.lock")
+        # Beside the file itself, so a symlink to the database cannot get a lock of its own.
+        path = Path(f"{Path(database).resolve()}.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
