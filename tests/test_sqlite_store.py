@@ -98,6 +98,16 @@ async def test_a_second_store_on_the_same_file_is_refused_naming_the_holder(
     assert await store.get_call(1) is None  # the holder is unaffected
 
 
+async def test_a_second_store_through_a_symlink_to_the_same_file_is_refused_too(
+    store: SqliteCallStore, database: Path, clock: ManualClock, tmp_path: Path
+) -> None:
+    alias = tmp_path / "alias.sqlite3"
+    alias.symlink_to(database)
+
+    with pytest.raises(DatabaseInUse):
+        await SqliteCallStore.open(alias, clock)
+
+
 async def test_the_lock_file_beside_the_database_names_its_holder(store: SqliteCallStore, database: Path) -> None:
     assert database.with_name(database.name + ".lock").read_text() == f"{os.getpid()}\n"
 
