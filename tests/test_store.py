@@ -440,6 +440,49 @@ async def test_scheduled_of_an_empty_store_yields_nothing(store: CallStore) -> N
     assert [item async for item in store.scheduled()] == []
 
 
+async def test_in_progress_yields_every_call_dialed_or_answered_and_not_ended(store: CallStore) -> None:
+    waiting = await book(store)
+    dialing = await book(store)
+    await store.move(dialing.id, CallStatus.DIALING, "dialing")
+    speaking = await book(store, call_control_id="v3:speaking")
+    await store.move(speaking.id, CallStatus.SPEAKING, "speaking")
+    ended = await book(store)
+    await store.move(ended.id, CallStatus.COMPLETED, "call.hangup")
+    inbound = await store.add_call(
+        direction=Direction.INBOUND,
+        to="+13125550100",
+        from_="+353861234567",
+        at=STARTED,
+        timezone="UTC",
+        status=CallStatus.RINGING,
+        detail="incoming call",
+        call_control_id="v3:inbound",
+    )
+
+    found = sorted([item async for item in store.in_progress()])
+
+    assert waiting.id not in [call_id for call_id, *_ in found]
+    assert found == [
+        (dialing.id, CallStatus.DIALING, Direction.OUTBOUND, None),
+        (speaking.id, CallStatus.SPEAKING, Direction.OUTBOUND, "v3:speaking"),
+        (inbound.id, CallStatus.RINGING, Direction.INBOUND, "v3:inbound"),
+    ]
+
+
+async def test_count_by_status_counts_every_call_once(store: CallStore) -> None:
+    for _ in range(3):
+        await book(store)
+    cancelled = await book(store)
+    await store.move(cancelled.id, CallStatus.CANCELLED, "cancelled")
+
+    counts = await store.count_by_status()
+
+    assert {status: count for status, count in counts.items() if count} == {
+        CallStatus.SCHEDULED: 3,
+        CallStatus.CANCELLED: 1,
+    }
+
+
 # Webhook events and durability
 
 
@@ -447,6 +490,46 @@ async def test_record_event_is_true_only_the_first_time(store: CallStore) -> Non
     assert await store.record_event("event-1", "call.answered", b"{}") is True
     assert await store.record_event("event-1", "call.answered", b"{}") is False
     assert await store.record_event("event-2", "call.answered", b"{}") is True
+
+
+async def test_unprocessed_events_are_the_recorded_ones_oldest_first_leaving_out_those_excluded(
+    store: CallStore, clock: ManualClock
+) -> None:
+    for n in range(4):
+        await store.record_event(f"event-{n}", "call.answered", f'{{"n": {n}}}'.encode())
+        clock.advance(1)
+
+    assert await store.unprocessed_events(limit=10) == [(f"event-{n}", f'{{"n": {n}}}'.encode()) for n in range(4)]
+    assert [event_id for event_id, _ in await store.unprocessed_events(limit=2)] == ["event-0", "event-1"]
+    assert [event_id for event_id, _ in await store.unprocessed_events(limit=2, exclude={"event-0"})] == [
+        "event-1",
+        "event-2",
+    ]
+
+
+async def test_a_processed_event_is_no_longer_unprocessed_even_when_given_up_on(store: CallStore) -> None:
+    for n in range(3):
+        await store.record_event(f"event-{n}", "call.answered", b"{}")
+
+    await store.mark_events_processed({"event-0": None, "event-1": "RuntimeError: gave up"})
+
+    assert await store.unprocessed_events(limit=10) == [("event-2", b"{}")]
+    assert await store.record_event("event-1", "call.answered", b"{}") is False
+
+
+async def test_forget_events_deletes_only_those_processed_before_the_time(store: CallStore, clock: ManualClock) -> None:
+    for n in range(3):
+        await store.record_event(f"event-{n}", "call.answered", b"{}")
+    await store.mark_events_processed({"event-0": None})
+    clock.advance(60)
+    await store.mark_events_processed({"event-1": None})
+
+    forgotten = await store.forget_events(processed_before=START + 30)
+
+    assert forgotten == 1
+    assert await store.record_event("event-0", "call.answered", b"{}") is True
+    assert await store.record_event("event-1", "call.answered", b"{}") is False
+    assert [event_id for event_id, _ in await store.unprocessed_events(limit=10)] == ["event-2", "event-0"]
 
 
 async def test_record_event_survives_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
