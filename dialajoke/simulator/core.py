@@ -7,7 +7,6 @@ import enum
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -67,7 +66,6 @@ class SimulatedCall:
     command_id: str | None = None
     call_session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     call_leg_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    placed_at: float = field(default_factory=time.monotonic)
     state: str = "ringing"
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
