@@ -253,7 +253,11 @@ async def test_a_speak_telnyx_documents_is_carried_out(telnyx: Telnyx, fields: d
         ({"voice": "AWS.Polly.Joanna", "service_level": "basic"}, "/voice", "male or female"),
         ({"voice": "robot", "service_level": None}, "/voice", "not a Telnyx voice"),
         ({"voice": "AWS.Polly.Joanna", "service_level": "gold"}, "/service_level", "neither basic nor premium"),
-        ({"voice": "AWS.Polly.Joanna", "service_level": None, "language": "xx-XX"}, "/language", "not a language"),
+        (
+            {"voice": "Azure.en-US-JennyNeural", "service_level": None, "language": "xx-XX"},
+            "/language",
+            "not a language",
+        ),
         ({"voice": "ElevenLabs.eleven_multilingual_v2.Rachel", "service_level": None}, "/voice", "api_key_ref"),
     ],
 )
