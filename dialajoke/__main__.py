@@ -90,6 +90,9 @@ def listen(host: str, port: int) -> socket.socket:
     :raises CannotListen: saying which setting to change.
     """
     try:
+        if host in ("", "::") and socket.has_dualstack_ipv6():
+            # Every address, IPv4 and IPv6 alike, as aiohttp binds them when given no host.
+            return socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
         family, _, _, _, address = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import unused_port
 
-from dialajoke.__main__ import webhook_port_warning
+from dialajoke.__main__ import listen, webhook_port_warning
 from dialajoke.config import Config, HttpConfig
 
 from .service import PROJECT
@@ -156,3 +156,11 @@ def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(tmp_path:
         f"dialajoke: cannot open the database {not_a_folder / 'calls.sqlite3'} (File exists):"
         " set database.path to a file this user can write"
     ]
+
+
+def test_an_empty_host_listens_on_every_address_ipv4_and_ipv6() -> None:
+    with listen("", 0) as server:
+        port = server.getsockname()[1]
+        for address in ("127.0.0.1", "::1"):
+            with socket.create_connection((address, port), timeout=5):
+                pass
