@@ -295,7 +295,7 @@ async def test_an_event_that_meets_an_unwritable_store_waits_and_is_processed_ag
     processor = StoreDown(outage=2)
     inbox = WebhookInbox(store, processor, clock, retry=RetryPolicy(max_attempts=2, sleep=naps, now=clock.time))
     await inbox.start()
-    tries_at_each_moment = []
+    tries_at_each_moment: list[int] = []
 
     await inbox.accept(*event(3))
     for _ in range(3):

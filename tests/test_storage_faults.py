@@ -237,3 +237,29 @@ async def test_a_webhook_processed_while_the_disk_is_full_is_acted_on_once_space
     assert [event["detail"] for event in call["events"]].count("speaking the joke") == 1
     assert not logged(caplog, "gave up on")
     assert troubles(caplog) == []
+
+
+async def test_a_silent_call_expiring_while_the_disk_is_full_ends_once_space_is_freed(
+    service: Service, small_disk: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service.simulator.faults.held_events.add("call.answered")
+    booked = await service.book("+12025550143", in_s=60)
+    clock.advance(60)
+    await service.settle()
+
+    with disk_filled(small_disk):
+        clock.advance(service.config.calls.stale_after_s)
+        await wait_until(lambda: logged(caplog, "cannot be written"), WAIT_S, "the expiry to meet the full disk")
+        during = await service.call(booked["id"])
+
+    clock.advance(STORAGE_RETRY_S)
+    await wait_until(
+        lambda: logged(caplog, "is failed: no events for"), WAIT_S, "the silent call to be ended by the watchdog"
+    )
+    call = await service.call(booked["id"])
+    await service.simulator.release("call.answered")
+
+    assert during["status"] == "ringing"
+    assert call["status"] == "failed"
+    assert troubles(caplog) == []
