@@ -121,6 +121,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.CLOCK],
         gate,
         config.calls.stale_after_s,
+        misfire_grace_s=config.scheduler.misfire_grace_s,
     )
     async with call_control:
         app[keys.CALL_CONTROL] = call_control

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
 
 import pytest
 
-from dialajoke.calls.inbox import WebhookInbox
+from dialajoke.calls.inbox import STORAGE_RETRY_S, WebhookInbox
 from dialajoke.retries import RetryPolicy
-from dialajoke.store import SqliteCallStore
+from dialajoke.store import SqliteCallStore, StorageUnavailable
 from dialajoke.telnyx.events import TelnyxEvent, parse_event
 
 from .clock import ManualClock
 from .sleeps import RecordedSleep
+from .waiting import let_loop_run, wait_until
 from .webhooks import envelope
 
 WAIT_S = 5.0
@@ -258,3 +259,80 @@ async def test_events_marked_while_the_store_is_read_are_not_processed_again(
     await store.close()
 
     assert sorted(processor.seen) == sorted(f"evt-{n}" for n in range(events))
+
+
+DISK_FULL = "the database cannot be written: database or disk is full"
+
+
+class StoreDown(Processor):
+    """Processing that meets a store refusing writes the first ``outage`` times."""
+
+    def __init__(self, outage: int) -> None:
+        super().__init__()
+        self.outage = outage
+
+    async def __call__(self, event: TelnyxEvent) -> None:
+        await super().__call__(event)
+        if self.outage:
+            self.outage -= 1
+            raise StorageUnavailable(DISK_FULL)
+
+
+class MarksRefused(SqliteCallStore):
+    """A store whose disk is full for marks while ``refusing`` is set."""
+
+    refusing = True
+
+    async def mark_events_processed(self, outcomes: Mapping[str, str | None]) -> None:
+        if self.refusing:
+            raise StorageUnavailable(DISK_FULL)
+        await super().mark_events_processed(outcomes)
+
+
+async def test_an_event_that_meets_an_unwritable_store_waits_and_is_processed_again(
+    store: SqliteCallStore, clock: ManualClock, naps: RecordedSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    processor = StoreDown(outage=2)
+    inbox = WebhookInbox(store, processor, clock, retry=RetryPolicy(max_attempts=2, sleep=naps, now=clock.time))
+    await inbox.start()
+    tries_at_each_moment: list[int] = []
+
+    await inbox.accept(*event(3))
+    for _ in range(3):
+        await wait_until(lambda: len(processor.seen) > len(tries_at_each_moment), WAIT_S, "a try at the event")
+        await let_loop_run()
+        tries_at_each_moment.append(len(processor.seen))
+        clock.advance(STORAGE_RETRY_S)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
+    await inbox.close(1)
+
+    assert tries_at_each_moment == [1, 2, 3]
+    assert naps.delays == []
+    assert await store.unprocessed_events(limit=10) == []
+    assert [record.message for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+async def test_marks_the_store_refuses_are_kept_and_written_once_it_can(
+    database: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await MarksRefused.open(database, clock)
+    processor = Processor()
+    inbox = WebhookInbox(store, processor, clock)
+    await inbox.start()
+
+    await inbox.accept(*event(4))
+    await wait_until(lambda: processor.seen == ["evt-4"], WAIT_S, "the event to be processed")
+    await let_loop_run()
+    unmarked = await store.unprocessed_events(limit=10)
+    held = inbox.pending
+    store.refusing = False
+    clock.advance(STORAGE_RETRY_S)
+    await asyncio.wait_for(inbox.drain(), WAIT_S)
+    await inbox.close(1)
+    left = await store.unprocessed_events(limit=10)
+    await store.close()
+
+    assert [event_id for event_id, _ in unmarked] == ["evt-4"]
+    assert held == 1
+    assert (processor.seen, left) == (["evt-4"], [])
+    assert [record.message for record in caplog.records if record.levelno >= logging.WARNING] == []

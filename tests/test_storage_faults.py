@@ -1,5 +1,6 @@
 """A full disk, for real: bookings and webhooks are refused with 503, /health says so, and it all
-comes back once space is freed, with nothing accepted before lost and no restart.
+comes back once space is freed, with nothing accepted before lost and no restart: a call that
+fell due and an event processed during the outage are acted on once the disk has room again.
 
 The database lives on a 2 MB tmpfs that the test mounts and fills, so SQLite meets the
 very ENOSPC a full disk gives it.
@@ -7,6 +8,7 @@ very ENOSPC a full disk gives it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -17,14 +19,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from dialajoke.calls.call_control import STORAGE_RETRY_S
+from dialajoke.calls.inbox import STORAGE_RETRY_S as INBOX_STORAGE_RETRY_S
+from dialajoke.config import JokesConfig
 from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S
 
 from .clock import ManualClock
 from .service import Service, service_config
+from .waiting import wait_until
 from .webhooks import envelope, post_webhook
 
 DISK_SIZE = "2m"
+WAIT_S = 10.0
+"""How long a test waits for something that must happen before it fails."""
 
 
 @pytest.fixture
@@ -138,3 +148,118 @@ async def test_health_notices_a_full_disk_without_any_booking(
 
     assert (status, body["status"]) == (503, "unavailable")
     assert (await health(service))[:2] == (200, {"status": "ok"})
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
+
+
+def troubles(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Errors and tracebacks logged: an outage the service rides out must cause neither."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
+
+
+async def test_a_call_due_while_the_disk_is_full_rings_once_space_is_freed(
+    service: Service, small_disk: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    booked = await service.book("+12025550141", in_s=60)
+
+    with disk_filled(small_disk):
+        clock.advance(60)
+        await wait_until(lambda: logged(caplog, "cannot be written"), WAIT_S, "the due call to meet the full disk")
+        await service.settle()
+        during = await service.call(booked["id"])
+
+    call = await service.run_until_final(booked["id"], advance_s=STORAGE_RETRY_S)
+
+    assert during["status"] == "scheduled"
+    assert call["status"] == "completed"
+    assert [event["status"] for event in call["events"]][:2] == ["scheduled", "dialing"]
+    assert troubles(caplog) == []
+
+
+class HeldJokes:
+    """A joke API that answers only once the test lets it, so an event's processing can be caught midway."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def joke(self, request: web.Request) -> web.Response:
+        self.asked.set()
+        await self.answer.wait()
+        return web.json_response({"joke": "A held joke, told at last."})
+
+
+@pytest.fixture
+async def held_jokes() -> AsyncIterator[tuple[HeldJokes, str]]:
+    jokes = HeldJokes()
+    app = web.Application()
+    app.router.add_get("/joke", jokes.joke)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield jokes, str(server.make_url("/joke"))
+    jokes.answer.set()
+    await server.close()
+
+
+async def test_a_webhook_processed_while_the_disk_is_full_is_acted_on_once_space_is_freed(
+    small_disk: Path, clock: ManualClock, held_jokes: tuple[HeldJokes, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """call.answered is accepted, then its processing waits for the joke while the disk fills:
+    the joke cannot be written, so the event waits for the store and is processed again later."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="dialajoke.calls.inbox")
+    jokes, joke_url = held_jokes
+    config = service_config(small_disk / "calls.sqlite3", jokes=JokesConfig(api_url=joke_url, timeout_s=WAIT_S * 3))
+    service = await Service(config, clock).start()
+    try:
+        booked = await service.book("+12025550142", in_s=60)
+        clock.advance(60)
+        await wait_until(jokes.asked.is_set, WAIT_S, "call.answered to ask for a joke")
+
+        with disk_filled(small_disk):
+            jokes.answer.set()
+            await wait_until(
+                lambda: logged(caplog, "waits for the store to be writable again"),
+                WAIT_S,
+                "call.answered to meet the full disk",
+            )
+            during = await service.call(booked["id"])
+
+        call = await service.run_until_final(booked["id"], advance_s=INBOX_STORAGE_RETRY_S)
+    finally:
+        await service.stop()
+
+    assert during["status"] == "answered"
+    assert call["status"] == "completed"
+    assert [event["detail"] for event in call["events"]].count("speaking the joke") == 1
+    assert not logged(caplog, "gave up on")
+    assert troubles(caplog) == []
+
+
+async def test_a_silent_call_expiring_while_the_disk_is_full_ends_once_space_is_freed(
+    service: Service, small_disk: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service.simulator.faults.held_events.add("call.answered")
+    booked = await service.book("+12025550143", in_s=60)
+    clock.advance(60)
+    await service.settle()
+
+    with disk_filled(small_disk):
+        clock.advance(service.config.calls.stale_after_s)
+        await wait_until(lambda: logged(caplog, "cannot be written"), WAIT_S, "the expiry to meet the full disk")
+        during = await service.call(booked["id"])
+
+    clock.advance(STORAGE_RETRY_S)
+    await wait_until(
+        lambda: logged(caplog, "is failed: no events for"), WAIT_S, "the silent call to be ended by the watchdog"
+    )
+    call = await service.call(booked["id"])
+    await service.simulator.release("call.answered")
+
+    assert during["status"] == "ringing"
+    assert call["status"] == "failed"
+    assert troubles(caplog) == []

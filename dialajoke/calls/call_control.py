@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ from ..clock import Clock
 from ..config import TelnyxConfig
 from ..models import Call, CallStatus, Direction
 from ..scheduler import UnifiedTimedQueue
-from ..store import CallStore
+from ..store import CallStore, StorageUnavailable
 from ..telnyx.client import TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
 from .dialer import DialGate, GateClosed
@@ -46,6 +47,9 @@ def outcome_of(hangup_cause: str | None) -> CallStatus:
 REDIAL_WINDOW_S = 55.0
 """Telnyx ignores a repeated command_id for 60 s (reference section 7); re-dial only well inside that."""
 
+STORAGE_RETRY_S = 5.0
+"""A write the store could not take (a full disk, say) is tried again this much later."""
+
 EventHandler = Callable[[Call, TelnyxEvent], Awaitable[None]]
 
 
@@ -56,8 +60,13 @@ class CallControl:
     :param webhook_url: where Telnyx should report the calls we place.
     :param gate: admits due calls under the account's dial rate and concurrency limits.
     :param stale_after_s: a call in progress that hears nothing for this long has failed.
+    :param misfire_grace_s: a due call held back by a store that could not be written
+        still rings if at most this late once it can; later than that, it is missed.
 
-    ``async with call_control:`` runs the watchdog that ends silent calls.
+    While the store cannot be written, a due call and the watchdog's expiry wait and are
+    tried again every ``STORAGE_RETRY_S``: the store logs the outage once, and nothing is
+    lost to it. ``async with call_control:`` runs the watchdog that ends silent calls and
+    the timer of those retries.
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class CallControl:
         clock: Clock,
         gate: DialGate,
         stale_after_s: float,
+        misfire_grace_s: float = math.inf,
     ) -> None:
         self._store = store
         self._telnyx = telnyx
@@ -79,7 +89,9 @@ class CallControl:
         self._clock = clock
         self._gate = gate
         self._stale_after_s = stale_after_s
+        self._misfire_grace_s = misfire_grace_s
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
+        self._held_back: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._due_again, clock=clock)
         self._dials = BackgroundTasks()
         self._interrupted_dials: list[int] = []
         self._stopping = False
@@ -92,6 +104,7 @@ class CallControl:
 
     async def __aenter__(self) -> CallControl:
         await self._watchdog.__aenter__()
+        await self._held_back.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -176,10 +189,11 @@ class CallControl:
     async def stop_dialing(self, grace_s: float) -> None:
         """Dial no more; dials in flight get ``grace_s``, then are cancelled.
 
-        Calls still waiting for the gate stay scheduled, and a call left ``dialing`` is
-        dialed again at the next start (see :meth:`recover`).
+        Calls still waiting for the gate, or for the store to be writable, stay scheduled,
+        and a call left ``dialing`` is dialed again at the next start (see :meth:`recover`).
         """
         self._stopping = True
+        await self._held_back.close()
         waiting = self._gate.close()
         if waiting:
             logger.info("%d due calls were waiting for the dial gate; they stay scheduled", waiting)
@@ -189,6 +203,10 @@ class CallControl:
         """Place a call the gate has admitted; a call cancelled meanwhile is left alone."""
         try:
             call = await self._start_dialing(call_id)
+        except StorageUnavailable:
+            self._gate.release(call_id)
+            self._hold_back(call_id)
+            return
         except BaseException:
             self._gate.release(call_id)
             raise
@@ -207,9 +225,42 @@ class CallControl:
                 timeout_secs=self._settings.ring_timeout_s,
             )
         except TelnyxError as exc:
-            await self._dial_failed(call, exc)
+            try:
+                await self._dial_failed(call, exc)
+            except StorageUnavailable:
+                logger.debug("call %s: its failed dial could not be written; the watchdog ends it", call.id)
             return
-        await self._store.attach_call_control_id(call.id, dialed.call_control_id)
+        try:
+            await self._store.attach_call_control_id(call.id, dialed.call_control_id)
+        except StorageUnavailable:
+            # Its webhooks find the call by client_state and bring the id along.
+            logger.debug("call %s: its call_control_id could not be written yet", call.id)
+
+    def _hold_back(self, call_id: int) -> None:
+        """The store could not mark the due call ``dialing``: it is still scheduled, so try again later."""
+        if self._stopping:
+            return  # still scheduled in the store: the next start takes it up
+        logger.debug("call %s is due but cannot be written to; trying again in %g s", call_id, STORAGE_RETRY_S)
+        self._held_back.put(call_id, self._clock.time() + STORAGE_RETRY_S)
+
+    async def _due_again(self, call_id: int) -> None:
+        """A call held back by the store: it rings, unless it became too late to (as after a restart)."""
+        try:
+            call = await self._store.get_call(call_id)
+            if call is None or call.status.is_final:
+                return
+            late_s = self._clock.time() - call.at.timestamp()
+            if call.status is CallStatus.SCHEDULED and late_s > self._misfire_grace_s:
+                detail = (
+                    f"missed: due {late_s:.0f} s before the database could be written again"
+                    f" (misfire_grace_s={self._misfire_grace_s:g})"
+                )
+                await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.SCHEDULED})
+                return
+        except StorageUnavailable:
+            self._hold_back(call_id)
+            return
+        self.due(call_id)
 
     async def _dial_failed(self, call: Call, exc: TelnyxError) -> None:
         if exc.outcome_unknown:
@@ -264,7 +315,11 @@ class CallControl:
     async def _on_answered(self, call: Call, event: TelnyxEvent) -> None:
         answered = await self._store.move(call.id, CallStatus.ANSWERED, "call.answered")
         if answered is None:
-            return
+            if call.status is not CallStatus.ANSWERED:
+                return
+            # Answered, but the joke never began: an earlier try at this event was cut
+            # short (by a store that could not be written), so it is taken up again.
+            answered = call
         call_control_id = event.call_control_id or answered.call_control_id
         if call_control_id is None:
             await self._unreachable(answered, event, "speak the joke")
@@ -335,10 +390,21 @@ class CallControl:
         self._watchdog.put(call_id, self._clock.time() + self._stale_after_s)
 
     async def _expire_silent_call(self, call_id: int) -> None:
-        """Nothing heard for too long: give up on the call, and hang it up in case it still lives."""
-        ended = await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
+        """Nothing heard for too long: give up on the call, and hang it up in case it still lives.
+
+        While the store cannot record that, the call keeps its place and is expired a little later.
+        """
+        try:
+            ended = await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
+        except StorageUnavailable:
+            logger.debug("call %s: its expiry cannot be written yet; trying again in %g s", call_id, STORAGE_RETRY_S)
+            self._watchdog.put(call_id, self._clock.time() + STORAGE_RETRY_S)
+            return
         if ended is not None and ended.call_control_id:
-            await self._hang_up(ended, ended.call_control_id)
+            try:
+                await self._hang_up(ended, ended.call_control_id)
+            except StorageUnavailable:
+                logger.debug("call %s: a note on its hangup could not be written", call_id)
 
     async def _hang_up(self, call: Call, call_control_id: str) -> None:
         try:

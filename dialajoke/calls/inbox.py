@@ -11,6 +11,11 @@ Marking events processed is the one write nobody waits for: workers hand their m
 to one marker task, which writes all that have gathered in one go, and go straight on
 to the next event. A mark lost to a crash only means the event is processed again at
 the next start, which processing allows.
+
+A store that cannot be written (a full disk) is a "not yet", not a failure: an event
+whose processing met it stays held and is processed again ``STORAGE_RETRY_S`` later,
+and marks that could not be written are kept and written then, until the store takes
+them. The store logs the outage once; nothing is given up on because of it.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from tenacity import RetryCallState, retry_if_exception_type
+from tenacity import RetryCallState, retry_if_exception_type, retry_if_not_exception_type
 
 from ..clock import Clock
 from ..retries import RetryPolicy
-from ..store import CallStore
+from ..scheduler import UnifiedTimedQueue
+from ..store import CallStore, StorageUnavailable
 from ..telnyx.events import EventError, TelnyxEvent, parse_event
 
 logger = logging.getLogger(__name__)
@@ -35,6 +41,8 @@ EVENT_RETENTION_S = 7 * 24 * 3600.0
 FORGET_EVERY = 10_000
 DEFAULT_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.5)
 """A failing event is processed three times, about half a second and then a second apart."""
+STORAGE_RETRY_S = 5.0
+"""An event or a mark the store could not take is tried again this much later."""
 
 
 class WebhookInbox:
@@ -66,6 +74,9 @@ class WebhookInbox:
         self._held: set[str] = set()
         """Events accepted and not yet marked processed in the store."""
         self._unmarked: dict[str, str | None] = {}
+        self._waiting_for_store: dict[str, TelnyxEvent] = {}
+        """Held events whose processing met a store that could not be written, by id."""
+        self._store_retries: UnifiedTimedQueue[str] = UnifiedTimedQueue(self._process_again, clock=clock)
         self._marks_waiting = asyncio.Event()
         self._marked_during_page_in: set[str] | None = None
         self._spilled = False
@@ -83,6 +94,7 @@ class WebhookInbox:
     async def start(self) -> None:
         """Start the workers and take up events a previous run left unprocessed."""
         await self._forget_old_events()
+        await self._store_retries.__aenter__()
         self._tasks = [asyncio.create_task(self._work(), name=f"webhook worker {n}") for n in range(self._workers)]
         self._tasks.append(asyncio.create_task(self._mark_processed_events(), name="webhook marker"))
         self._spilled = True
@@ -108,6 +120,7 @@ class WebhookInbox:
         """Give the workers ``grace_s`` to finish; what is left is processed at the next start."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), grace_s)
+        await self._store_retries.close()
         workers, marker = self._tasks[:-1], self._tasks[-1]
         for task in workers:
             task.cancel()
@@ -121,14 +134,32 @@ class WebhookInbox:
     def _hold(self, event: TelnyxEvent) -> None:
         if event.id in self._held:
             return
+        if self._enqueue(event):
+            self._held.add(event.id)
+            self._idle.clear()
+
+    def _enqueue(self, event: TelnyxEvent) -> bool:
+        """Queue the event; when the queue is full, it waits in the store to be paged in."""
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self._spilled = True
             self._spills += 1
+            return False
+        return True
+
+    def _wait_for_store(self, event: TelnyxEvent) -> None:
+        """Processing met a store that could not be written: the event stays held, to be processed later."""
+        logger.debug("%s %s waits for the store to be writable again", event.event_type, event.id)
+        self._waiting_for_store[event.id] = event
+        self._store_retries.put(event.id, self._clock.time() + STORAGE_RETRY_S)
+
+    def _process_again(self, event_id: str) -> None:
+        event = self._waiting_for_store.pop(event_id, None)
+        if event is None or self._enqueue(event):
             return
-        self._held.add(event.id)
-        self._idle.clear()
+        self._held.discard(event_id)  # no room: it is paged in from the store like any spilled event
+        self._set_idle_if_done()
 
     async def _page_in(self) -> None:
         async with self._paging:
@@ -168,6 +199,9 @@ class WebhookInbox:
             event = await self._queue.get()
             try:
                 error = await self._process_with_retries(event)
+            except StorageUnavailable:
+                self._wait_for_store(event)
+                continue
             except BaseException:
                 self._held.discard(event.id)
                 raise
@@ -177,6 +211,8 @@ class WebhookInbox:
             self._marks_waiting.set()
             try:
                 await self._after_each_event()
+            except StorageUnavailable:
+                logger.debug("webhook inbox bookkeeping waits for the store to be writable again")
             except Exception:
                 # The events are safe in the store; a worker must outlive a bad moment.
                 logger.exception("webhook inbox bookkeeping failed; the worker goes on")
@@ -185,24 +221,42 @@ class WebhookInbox:
     async def _mark_processed_events(self) -> None:
         while True:
             await self._marks_waiting.wait()
-            await self._write_marks()
+            if not await self._write_marks():
+                await self._pause(STORAGE_RETRY_S)
 
-    async def _write_marks(self) -> None:
+    async def _write_marks(self) -> bool:
+        """Write the marks gathered so far; False when the store could not take them (they are kept)."""
         self._marks_waiting.clear()
         marks, self._unmarked = self._unmarked, {}
         if not marks:
-            return
+            return True
         try:
             await self._store.mark_events_processed(marks)
             if self._marked_during_page_in is not None:
                 self._marked_during_page_in.update(marks)
+        except StorageUnavailable:
+            logger.debug("%d webhook events wait for the store to be writable to be marked processed", len(marks))
+            self._unmarked = {**marks, **self._unmarked}
+            self._marks_waiting.set()
+            return False
         except Exception:
             # Not marked, so they are processed again (now if paged in, or at the next
             # start): processing is idempotent.
             logger.exception("could not mark %d webhook events processed", len(marks))
-        finally:
-            self._held.difference_update(marks)
-            self._set_idle_if_done()
+        self._held.difference_update(marks)
+        self._set_idle_if_done()
+        return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` on the injected clock."""
+        until = self._clock.time() + seconds
+        while self._clock.time() < until:
+            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            alarm = self._clock.wake_at(until, functools.partial(_settle, woken))
+            try:
+                await woken
+            finally:
+                alarm.cancel()
 
     def _set_idle_if_done(self) -> None:
         if not self._held and not self._spilled:
@@ -230,10 +284,13 @@ class WebhookInbox:
             await self._process(event)
 
         retrying = self._retry.retrying(
-            retry_if_exception_type(Exception), before_sleep=functools.partial(_log_retry, event)
+            retry_if_exception_type(Exception) & retry_if_not_exception_type(StorageUnavailable),
+            before_sleep=functools.partial(_log_retry, event),
         )
         try:
             await retrying(attempt)
+        except StorageUnavailable:
+            raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         else:
@@ -248,6 +305,11 @@ class WebhookInbox:
             error,
         )
         return error
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _log_retry(event: TelnyxEvent, retry_state: RetryCallState) -> None:
