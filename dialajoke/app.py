@@ -122,6 +122,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         gate,
         config.calls.stale_after_s,
         misfire_grace_s=config.scheduler.misfire_grace_s,
+        storage_retry_s=config.database.retry_after_s,
     )
     async with call_control:
         app[keys.CALL_CONTROL] = call_control
@@ -180,6 +181,7 @@ async def inbox_ctx(app: web.Application) -> AsyncIterator[None]:
         workers=settings.workers,
         queue_size=settings.queue_size,
         retry=RetryPolicy(settings.max_attempts, settings.retry_delay_s),
+        storage_retry_s=app[keys.CONFIG].database.retry_after_s,
     )
     app[keys.INBOX] = inbox
     await inbox.start()

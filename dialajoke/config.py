@@ -209,6 +209,13 @@ class DatabaseConfig(_Section):
     path: DatabaseFile = Field(
         "var/dialajoke.sqlite3", min_length=1, description="the SQLite database (created when missing)"
     )
+    retry_after_s: PositiveInt = Field(
+        5,
+        description=(
+            "while the database cannot be written (disk full, read-only, locked): how long clients are told to wait"
+            " (Retry-After) and how often due calls and webhook events are tried again"
+        ),
+    )
 
 
 class JokesConfig(_Section):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dialajoke.calls.inbox import STORAGE_RETRY_S, WebhookInbox
+from dialajoke.calls.inbox import WebhookInbox
 from dialajoke.retries import RetryPolicy
 from dialajoke.store import SqliteCallStore, StorageUnavailable
 from dialajoke.telnyx.events import TelnyxEvent, parse_event
@@ -22,6 +22,9 @@ from .webhooks import envelope
 
 WAIT_S = 5.0
 """How long a test waits for something that must happen before it fails."""
+
+STORAGE_RETRY_S = 7.0
+"""How long an inbox under test waits before trying again a store that could not be written."""
 
 
 @pytest.fixture
@@ -293,7 +296,13 @@ async def test_an_event_that_meets_an_unwritable_store_waits_and_is_processed_ag
     store: SqliteCallStore, clock: ManualClock, naps: RecordedSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     processor = StoreDown(outage=2)
-    inbox = WebhookInbox(store, processor, clock, retry=RetryPolicy(max_attempts=2, sleep=naps, now=clock.time))
+    inbox = WebhookInbox(
+        store,
+        processor,
+        clock,
+        retry=RetryPolicy(max_attempts=2, sleep=naps, now=clock.time),
+        storage_retry_s=STORAGE_RETRY_S,
+    )
     await inbox.start()
     tries_at_each_moment: list[int] = []
 
@@ -317,7 +326,7 @@ async def test_marks_the_store_refuses_are_kept_and_written_once_it_can(
 ) -> None:
     store = await MarksRefused.open(database, clock)
     processor = Processor()
-    inbox = WebhookInbox(store, processor, clock)
+    inbox = WebhookInbox(store, processor, clock, storage_retry_s=STORAGE_RETRY_S)
     await inbox.start()
 
     await inbox.accept(*event(4))

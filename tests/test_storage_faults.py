@@ -22,9 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from dialajoke.calls.call_control import STORAGE_RETRY_S
-from dialajoke.calls.inbox import STORAGE_RETRY_S as INBOX_STORAGE_RETRY_S
-from dialajoke.config import JokesConfig
+from dialajoke.config import DatabaseConfig, JokesConfig
 from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S
 
 from .clock import ManualClock
@@ -34,6 +32,8 @@ from .webhooks import envelope, post_webhook
 
 DISK_SIZE = "2m"
 WAIT_S = 10.0
+STORAGE_RETRY_S = DatabaseConfig().retry_after_s
+"""How often the service tries background work again while the disk is full (database.retry_after_s)."""
 """How long a test waits for something that must happen before it fails."""
 
 
@@ -117,11 +117,15 @@ async def test_a_full_disk_refuses_bookings_with_503_until_space_is_freed_and_lo
     for status, problem, headers in refused:
         assert status == 503
         assert headers["Content-Type"].startswith("application/problem+json")
-        assert headers["Retry-After"] == "30"
+        assert headers["Retry-After"] == str(STORAGE_RETRY_S)
         assert problem["type"] == "/problems/storage-unavailable"
         assert problem["title"] == "Storage unavailable"
     assert (webhook.status, webhook_problem["type"]) == (503, "/problems/storage-unavailable")  # Telnyx retries
-    assert (unhealthy[0], unhealthy[1]["status"], unhealthy[2]["Retry-After"]) == (503, "unavailable", "30")
+    assert (unhealthy[0], unhealthy[1]["status"], unhealthy[2]["Retry-After"]) == (
+        503,
+        "unavailable",
+        str(STORAGE_RETRY_S),
+    )
     assert "database or disk is full" in str(unhealthy[1]["detail"])
 
     assert healthy[:2] == (200, {"status": "ok"})
@@ -228,7 +232,7 @@ async def test_a_webhook_processed_while_the_disk_is_full_is_acted_on_once_space
             )
             during = await service.call(booked["id"])
 
-        call = await service.run_until_final(booked["id"], advance_s=INBOX_STORAGE_RETRY_S)
+        call = await service.run_until_final(booked["id"], advance_s=STORAGE_RETRY_S)
     finally:
         await service.stop()
 

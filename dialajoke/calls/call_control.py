@@ -47,7 +47,6 @@ def outcome_of(hangup_cause: str | None) -> CallStatus:
 REDIAL_WINDOW_S = 55.0
 """Telnyx ignores a repeated command_id for 60 s (reference section 7); re-dial only well inside that."""
 
-STORAGE_RETRY_S = 5.0
 """A write the store could not take (a full disk, say) is tried again this much later."""
 
 EventHandler = Callable[[Call, TelnyxEvent], Awaitable[None]]
@@ -64,7 +63,7 @@ class CallControl:
         still rings if at most this late once it can; later than that, it is missed.
 
     While the store cannot be written, a due call and the watchdog's expiry wait and are
-    tried again every ``STORAGE_RETRY_S``: the store logs the outage once, and nothing is
+    tried again every ``storage_retry_s``: the store logs the outage once, and nothing is
     lost to it. ``async with call_control:`` runs the watchdog that ends silent calls and
     the timer of those retries.
     """
@@ -80,6 +79,7 @@ class CallControl:
         gate: DialGate,
         stale_after_s: float,
         misfire_grace_s: float = math.inf,
+        storage_retry_s: float = 5.0,
     ) -> None:
         self._store = store
         self._telnyx = telnyx
@@ -90,6 +90,7 @@ class CallControl:
         self._gate = gate
         self._stale_after_s = stale_after_s
         self._misfire_grace_s = misfire_grace_s
+        self._storage_retry_s = storage_retry_s
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._held_back: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._due_again, clock=clock)
         self._dials = BackgroundTasks()
@@ -240,8 +241,8 @@ class CallControl:
         """The store could not mark the due call ``dialing``: it is still scheduled, so try again later."""
         if self._stopping:
             return  # still scheduled in the store: the next start takes it up
-        logger.debug("call %s is due but cannot be written to; trying again in %g s", call_id, STORAGE_RETRY_S)
-        self._held_back.put(call_id, self._clock.time() + STORAGE_RETRY_S)
+        logger.debug("call %s is due but cannot be written to; trying again in %g s", call_id, self._storage_retry_s)
+        self._held_back.put(call_id, self._clock.time() + self._storage_retry_s)
 
     async def _due_again(self, call_id: int) -> None:
         """A call held back by the store: it rings, unless it became too late to (as after a restart)."""
@@ -397,8 +398,10 @@ class CallControl:
         try:
             ended = await self._finish(call_id, CallStatus.FAILED, f"no events for {self._stale_after_s:g} s")
         except StorageUnavailable:
-            logger.debug("call %s: its expiry cannot be written yet; trying again in %g s", call_id, STORAGE_RETRY_S)
-            self._watchdog.put(call_id, self._clock.time() + STORAGE_RETRY_S)
+            logger.debug(
+                "call %s: its expiry cannot be written yet; trying again in %g s", call_id, self._storage_retry_s
+            )
+            self._watchdog.put(call_id, self._clock.time() + self._storage_retry_s)
             return
         if ended is not None and ended.call_control_id:
             try:

@@ -13,7 +13,7 @@ to the next event. A mark lost to a crash only means the event is processed agai
 the next start, which processing allows.
 
 A store that cannot be written (a full disk) is a "not yet", not a failure: an event
-whose processing met it stays held and is processed again ``STORAGE_RETRY_S`` later,
+whose processing met it stays held and is processed again ``storage_retry_s`` later,
 and marks that could not be written are kept and written then, until the store takes
 them. The store logs the outage once; nothing is given up on because of it.
 """
@@ -41,7 +41,6 @@ EVENT_RETENTION_S = 7 * 24 * 3600.0
 FORGET_EVERY = 10_000
 DEFAULT_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.5)
 """A failing event is processed three times, about half a second and then a second apart."""
-STORAGE_RETRY_S = 5.0
 """An event or a mark the store could not take is tried again this much later."""
 
 
@@ -63,6 +62,7 @@ class WebhookInbox:
         workers: int = 4,
         queue_size: int = 1000,
         retry: RetryPolicy = DEFAULT_RETRY,
+        storage_retry_s: float = 5.0,
     ) -> None:
         self._store = store
         self._process = process
@@ -71,6 +71,7 @@ class WebhookInbox:
         self._workers = workers
         self._queue: asyncio.Queue[TelnyxEvent] = asyncio.Queue(queue_size)
         self._retry = retry
+        self._storage_retry_s = storage_retry_s
         self._held: set[str] = set()
         """Events accepted and not yet marked processed in the store."""
         self._unmarked: dict[str, str | None] = {}
@@ -152,7 +153,7 @@ class WebhookInbox:
         """Processing met a store that could not be written: the event stays held, to be processed later."""
         logger.debug("%s %s waits for the store to be writable again", event.event_type, event.id)
         self._waiting_for_store[event.id] = event
-        self._store_retries.put(event.id, self._clock.time() + STORAGE_RETRY_S)
+        self._store_retries.put(event.id, self._clock.time() + self._storage_retry_s)
 
     def _process_again(self, event_id: str) -> None:
         event = self._waiting_for_store.pop(event_id, None)
@@ -222,7 +223,7 @@ class WebhookInbox:
         while True:
             await self._marks_waiting.wait()
             if not await self._write_marks():
-                await self._pause(STORAGE_RETRY_S)
+                await self._pause(self._storage_retry_s)
 
     async def _write_marks(self) -> bool:
         """Write the marks gathered so far; False when the store could not take them (they are kept)."""

@@ -9,7 +9,6 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .. import __version__, keys
 from ..store import StorageUnavailable
-from .problems import STORAGE_RETRY_AFTER_S
 
 
 async def health(request: web.Request) -> web.Response:
@@ -18,7 +17,9 @@ async def health(request: web.Request) -> web.Response:
         await request.app[keys.STORE].ping()
     except StorageUnavailable as exc:
         body = {"status": "unavailable", "detail": str(exc)}
-        return web.json_response(body, status=503, headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+        return web.json_response(
+            body, status=503, headers={"Retry-After": str(request.app[keys.CONFIG].database.retry_after_s)}
+        )
     return web.json_response({"status": "ok"})
 
 

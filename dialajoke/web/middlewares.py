@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 from .. import keys
 from ..ids import unique_id
 from ..store import StorageUnavailable
-from .problems import CONTENT_TYPE, STORAGE_RETRY_AFTER_S, Problem
+from .problems import CONTENT_TYPE, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return render_problem(request, Problem.from_http(exc))
     except StorageUnavailable:
         # The store logs the outage once; logging each refused request would flood the log.
-        retry_after = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
+        retry_after = {"Retry-After": str(request.app[keys.CONFIG].database.retry_after_s)}
         return render_problem(request, Problem.of("storage-unavailable", 503, headers=retry_after))
     except asyncio.CancelledError:
         _log_unanswered(request, "cancelled: the client went away, or the service is stopping")

@@ -112,6 +112,3 @@ PROBLEM_TYPES = {
         " the database file (database.path).",
     ),
 }
-
-STORAGE_RETRY_AFTER_S = 30
-"""Retry-After of a storage-unavailable answer: long enough for someone to free some disk space."""
