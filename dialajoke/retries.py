@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 from tenacity.retry import RetryBaseT
@@ -23,6 +24,7 @@ from tenacity.wait import WaitBaseT
 
 Sleep = Callable[[float], Awaitable[None]]
 BeforeSleep = Callable[[RetryCallState], None]
+GiveUp = Callable[[RetryCallState], Any]
 
 
 class JitteredBackoff(wait_exponential):
@@ -86,15 +88,21 @@ class RetryPolicy:
         stop: stop_base | None = None,
         wait: WaitBaseT | None = None,
         before_sleep: BeforeSleep | None = None,
+        retry_error_callback: GiveUp | None = None,
     ) -> AsyncRetrying:
         """A controller for one run: it retries what ``retry`` accepts, and in the end
         re-raises the last error (or raises ``tenacity.RetryError`` when the last try
-        returned a result that ``retry`` refused)."""
+        returned a result that ``retry`` refused).
+
+        :param retry_error_callback: called instead, when the run stops with tries it
+            would have retried; what it returns (or raises) is the run's outcome.
+        """
         return AsyncRetrying(
             sleep=self.sleep,
             stop=stop or self.stop(),
             wait=wait or self.backoff(),
             retry=retry,
             before_sleep=before_sleep,
+            retry_error_callback=retry_error_callback,
             reraise=True,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tenacity import retry_if_exception_type
+from tenacity import RetryCallState, retry_if_exception_type
 
 from dialajoke.retries import RetryPolicy
 
@@ -80,3 +80,22 @@ async def test_an_error_not_retried_is_raised_at_once(clock: ManualClock) -> Non
         await RetryPolicy(sleep=naps, now=clock.time).retrying(retry_if_exception_type(ConnectionError))(broken)
 
     assert naps.delays == []
+
+
+async def test_a_run_that_gives_up_ends_as_its_callback_says_with_the_wait_it_would_have_had(
+    clock: ManualClock,
+) -> None:
+    naps = RecordedSleep(clock)
+    policy = RetryPolicy(max_attempts=2, base_delay_s=3.0, max_delay_s=3.0, jitter=0.0, sleep=naps, now=clock.time)
+    seen: list[tuple[int, float]] = []
+
+    def give_up(retry_state: RetryCallState) -> str:
+        seen.append((retry_state.attempt_number, retry_state.upcoming_sleep))
+        return "gave up"
+
+    retrying = policy.retrying(retry_if_exception_type(ConnectionError), retry_error_callback=give_up)
+    result: str = await retrying(Flaky(failures=5))
+
+    assert result == "gave up"
+    assert seen == [(2, 3.0)]
+    assert naps.delays == [3.0]

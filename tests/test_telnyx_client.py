@@ -16,7 +16,7 @@ from aiohttp.test_utils import unused_port
 from pytest_aiohttp import AiohttpServer
 
 from dialajoke.retries import RetryPolicy
-from dialajoke.telnyx.client import DialedCall, TelnyxClient, TelnyxError
+from dialajoke.telnyx.client import MAX_RATE_LIMITED, DialedCall, TelnyxClient, TelnyxError
 
 from .clock import ManualClock
 from .sleeps import RecordedSleep
@@ -106,17 +106,21 @@ def retries(naps: RecordedSleep, clock: ManualClock) -> Retries:
 
 
 @pytest.fixture
-def start_telnyx(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession) -> StartTelnyx:
+def start_telnyx(aiohttp_server: AiohttpServer, session: aiohttp.ClientSession, retries: Retries) -> StartTelnyx:
+    """A fake Telnyx and a client of it; by default the client tries once, and 429s (which
+    never use up the one try) are retried on ``naps``, not on the wall clock."""
+
     async def start(
         reply: Reply | None = None,
         timeout_s: float = 5.0,
-        retry: RetryPolicy = SINGLE_ATTEMPT,
+        retry: RetryPolicy | None = None,
         on_rate_limited: Callable[[float], None] | None = None,
     ) -> tuple[FakeTelnyx, TelnyxClient]:
         fake = FakeTelnyx(reply or ok())
         server = await aiohttp_server(fake.app)
         base_url = str(server.make_url("/v2/"))
-        client = TelnyxClient(session, base_url, API_KEY, timeout_s, retry=retry, on_rate_limited=on_rate_limited)
+        policy = retry or retries(max_attempts=1)
+        client = TelnyxClient(session, base_url, API_KEY, timeout_s, retry=policy, on_rate_limited=on_rate_limited)
         return fake, client
 
     return start
@@ -362,6 +366,52 @@ async def test_a_success_that_is_not_json_is_an_error(start_telnyx: StartTelnyx)
     assert "JSON" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        answer(200, "<html>OK</html>", content_type="text/html"),
+        answer(201, "not json", content_type="text/plain"),
+        answer(200, '{"result": "ok"}'),
+        ok({"call_leg_id": "leg-1"}),
+        ok({"call_control_id": ""}),
+        ok({"call_control_id": 42}),
+    ],
+    ids=["html", "text-201", "no-data", "no-call-control-id", "empty-call-control-id", "numeric-call-control-id"],
+)
+async def test_a_dial_accepted_without_a_usable_answer_may_be_ringing(
+    start_telnyx: StartTelnyx, retries: Retries, reply: Reply
+) -> None:
+    """Telnyx took the dial, so the callee may be ringing: the call must wait for webhooks, not fail."""
+    fake, client = await start_telnyx(reply, retry=retries())
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.outcome_unknown is True
+    assert caught.value.is_retryable is False
+    assert len(fake.sent) == 1
+
+
+EMPTY_ID_COMMANDS: dict[str, Callable[[TelnyxClient], Awaitable[None]]] = {
+    "answer": lambda client: client.answer("", client_state="Y2FsbC0x", command_id="c"),
+    "speak": lambda client: client.speak("", payload="A joke", voice="female", language="en-US", command_id="c"),
+    "hangup": lambda client: client.hangup("", command_id="c"),
+}
+
+
+@pytest.mark.parametrize("action", list(EMPTY_ID_COMMANDS))
+async def test_a_command_to_an_empty_call_control_id_is_refused_before_it_is_sent(
+    start_telnyx: StartTelnyx, action: str
+) -> None:
+    fake, client = await start_telnyx()
+    command = EMPTY_ID_COMMANDS[action](client)
+
+    with pytest.raises(ValueError, match=f"cannot {action} a call without a call_control_id"):
+        await command
+
+    assert fake.sent == []
+
+
 async def test_a_refused_connection_is_an_error_without_a_status(session: aiohttp.ClientSession) -> None:
     client = TelnyxClient(session, f"http://127.0.0.1:{unused_port()}/v2", API_KEY, timeout_s=5, retry=SINGLE_ATTEMPT)
 
@@ -523,13 +573,88 @@ async def test_rate_limits_alone_cannot_keep_a_command_going_past_the_window(
     start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
 ) -> None:
     slowed: list[float] = []
-    _, client = await start_telnyx(rate_limited("10"), retry=retries(), on_rate_limited=slowed.append)
+    fake, client = await start_telnyx(rate_limited("10"), retry=retries(), on_rate_limited=slowed.append)
 
     with pytest.raises(TelnyxError) as raised:
         await dial(client)
 
     assert raised.value.status == 429
-    assert sum(naps.delays) <= 50
+    assert naps.delays == [10.0] * 5
+    assert len(fake.sent) == 6
+    assert slowed == [10.0] * 6
+
+
+async def test_a_rate_limit_between_failures_does_not_use_up_an_attempt(
+    start_telnyx: StartTelnyx, retries: Retries
+) -> None:
+    replies = in_turn(unavailable(), unavailable(), rate_limited("1"), ok({"call_control_id": "v3:x"}))
+    fake, client = await start_telnyx(replies, retry=retries(max_attempts=3))
+
+    dialed = await dial(client)
+
+    assert dialed.call_control_id == "v3:x"
+    assert len(fake.sent) == 4
+
+
+async def test_failures_around_rate_limits_still_end_at_max_attempts(
+    start_telnyx: StartTelnyx, retries: Retries
+) -> None:
+    replies = in_turn(rate_limited("1"), unavailable(), rate_limited("1"), unavailable(), unavailable())
+    fake, client = await start_telnyx(replies, retry=retries(max_attempts=3))
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 503
+    assert len(fake.sent) == 5
+
+
+async def test_rate_limits_alone_end_after_max_rate_limited_refusals(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
+    slowed: list[float] = []
+    policy = retries(base_delay_s=0.01, max_delay_s=0.01, jitter=0.0)
+    fake, client = await start_telnyx(rate_limited(""), retry=policy, on_rate_limited=slowed.append)
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 429
+    assert len(fake.sent) == MAX_RATE_LIMITED + 1
+    assert naps.delays == [0.01] * MAX_RATE_LIMITED
+    assert slowed == [0.01] * (MAX_RATE_LIMITED + 1)
+
+
+async def test_a_rate_limit_that_ends_the_command_still_pauses_the_dialer(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep
+) -> None:
+    """Waiting 30 s more would cross the 50 s command_id window: the command ends, the pause stands."""
+    slowed: list[float] = []
+    fake, client = await start_telnyx(rate_limited("30"), retry=retries(), on_rate_limited=slowed.append)
+
+    with pytest.raises(TelnyxError) as raised:
+        await dial(client)
+
+    assert raised.value.status == 429
+    assert len(fake.sent) == 2
+    assert naps.delays == [30.0]
+    assert slowed == [30.0, 30.0]
+
+
+@pytest.mark.parametrize("header", ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "-1", "soon", "61"])
+async def test_a_retry_after_of_no_time_or_out_of_range_falls_back_to_the_backoff(
+    start_telnyx: StartTelnyx, retries: Retries, naps: RecordedSleep, header: str
+) -> None:
+    slowed: list[float] = []
+    replies = in_turn(rate_limited(header), rate_limited(header), ok({"call_control_id": "v3:x"}))
+    policy = retries(base_delay_s=0.5, max_delay_s=2.0)
+    _, client = await start_telnyx(replies, retry=policy, on_rate_limited=slowed.append)
+
+    await dial(client)
+
+    [first, second] = naps.delays
+    assert 0.375 <= first <= 0.5
+    assert 0.75 <= second <= 1.0
     assert slowed == naps.delays
 
 

@@ -93,7 +93,12 @@ class TelnyxError(Exception):
 
 
 class WaitForRetryAfter(wait_base):
-    """Wait as long as Telnyx's Retry-After says (up to a minute, as its SDK), else as ``backoff`` says."""
+    """Wait as long as Telnyx's Retry-After says, else as ``backoff`` says.
+
+    As Telnyx's SDK (reference section 1.4), the header counts only when it asks for
+    more than nothing and at most a minute: ``Retry-After: 0`` (or a date gone by) would
+    otherwise send every retry at once.
+    """
 
     def __init__(self, backoff: wait_base) -> None:
         self.backoff = backoff
@@ -101,7 +106,7 @@ class WaitForRetryAfter(wait_base):
     def __call__(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after_s = error.retry_after_s if isinstance(error, TelnyxError) else None
-        if retry_after_s is not None and 0 <= retry_after_s <= MAX_RETRY_AFTER_S:
+        if retry_after_s is not None and 0 < retry_after_s <= MAX_RETRY_AFTER_S:
             return retry_after_s
         return float(self.backoff(retry_state))
 
@@ -109,9 +114,8 @@ class WaitForRetryAfter(wait_base):
 class _Tries(stop_base):
     """One command's tries so far, and when they are over.
 
-    A try refused with a 429 does not use up one of the attempts after it (up to
-    ``MAX_RATE_LIMITED`` such refusals), and a lost answer is remembered on every error
-    that follows.
+    A try refused with a 429 does not use up an attempt (up to ``MAX_RATE_LIMITED`` such
+    refusals), and a lost answer is remembered on every error that follows.
     """
 
     def __init__(self, max_attempts: int) -> None:
@@ -124,9 +128,7 @@ class _Tries(stop_base):
         self.outcome_unknown = error.outcome_unknown = self.outcome_unknown or error.outcome_unknown
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        this_one = isinstance(error, TelnyxError) and error.is_rate_limit
-        attempts = retry_state.attempt_number - (self.rate_limited - this_one)
+        attempts = retry_state.attempt_number - self.rate_limited
         return attempts >= self.max_attempts or self.rate_limited > MAX_RATE_LIMITED
 
 
@@ -183,9 +185,12 @@ class TelnyxClient:
                 "time_limit_secs": JOKE_TIME_LIMIT_S,
             },
         )
-        if not isinstance(data.get("call_control_id"), str):
-            raise TelnyxError(200, "Unexpected dial response", "no call_control_id in the response")
-        return DialedCall(data["call_control_id"])
+        call_control_id = data.get("call_control_id")
+        if not isinstance(call_control_id, str) or not call_control_id:
+            # Telnyx accepted the dial, so the callee may be ringing: only webhooks can tell.
+            detail = "no call_control_id in the response"
+            raise TelnyxError(200, "Unexpected dial response", detail, outcome_unknown=True)
+        return DialedCall(call_control_id)
 
     async def answer(self, call_control_id: str, *, client_state: str, command_id: str) -> None:
         await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
@@ -199,6 +204,13 @@ class TelnyxClient:
         await self._action(call_control_id, "hangup", {"command_id": command_id})
 
     async def _action(self, call_control_id: str, action: str, body: dict[str, Any]) -> None:
+        """POST ``action`` to one call.
+
+        :raises ValueError: ``call_control_id`` is empty: the command would address no call
+            (``/calls//actions/...``), so it is a caller's mistake and nothing is sent.
+        """
+        if not call_control_id:
+            raise ValueError(f"cannot {action} a call without a call_control_id")
         await self._post(f"/calls/{quote(call_control_id, safe='')}/actions/{action}", body)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +218,8 @@ class TelnyxClient:
 
         Every try resends the same body, so the same ``command_id``: Telnyx ignores a
         repeat, and a retried dial is never a second call. A 429 does not use up an
-        attempt: being asked to slow down is not a failure of the command. The error
+        attempt: being asked to slow down is not a failure of the command. Every 429, the
+        last one too, pauses the whole dialer through ``on_rate_limited``. The error
         raised in the end says whether any try may have been carried out
         (``outcome_unknown``): a refusal after a lost answer does not prove nothing happened.
         """
@@ -224,6 +237,7 @@ class TelnyxClient:
             stop=self._retry.stop(attempts=tries),
             wait=WaitForRetryAfter(self._retry.backoff()),
             before_sleep=functools.partial(self._before_retry, path),
+            retry_error_callback=self._give_up,
         )
         result: dict[str, Any] = await retrying(attempt)
         return result
@@ -236,8 +250,25 @@ class TelnyxClient:
         logger.warning(
             "%s %s (attempt %d); retrying in %.2f s", path, error.describe(), retry_state.attempt_number, delay_s
         )
+        self._slow_down_after(error, delay_s)
+
+    def _give_up(self, retry_state: RetryCallState) -> Any:
+        """Out of tries or time: raise the last error, after pausing the dialer if it was a 429.
+
+        A 429 speaks for the whole account, not just this command: the next dial must wait
+        even when this command waits no more.
+        """
+        outcome = retry_state.outcome
+        if outcome is None:
+            raise RuntimeError("tenacity gave up before any try")
+        error = outcome.exception()
+        if isinstance(error, TelnyxError):
+            self._slow_down_after(error, retry_state.upcoming_sleep)
+        return outcome.result()
+
+    def _slow_down_after(self, error: TelnyxError, pause_s: float) -> None:
         if error.is_rate_limit and self._on_rate_limited is not None:
-            self._on_rate_limited(delay_s)
+            self._on_rate_limited(pause_s)
 
     async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self._base_url + path
@@ -245,7 +276,7 @@ class TelnyxClient:
             async with self._session.post(url, json=body, headers=self._headers, timeout=self._timeout) as response:
                 if response.status >= 400:
                     raise await _error_from(response)
-                document = await response.json(content_type=None)
+                document = await _json_of(response, path)
         except TimeoutError:
             detail = f"no answer from {path} within {self._timeout.total:g} s"
             raise TelnyxError(None, "Request timed out", detail, outcome_unknown=True) from None
@@ -254,14 +285,21 @@ class TelnyxClient:
         except aiohttp.ClientError as exc:
             detail = str(exc) or type(exc).__name__
             raise TelnyxError(None, "Connection lost", detail, outcome_unknown=True) from exc
-        except ValueError:
-            raise TelnyxError(200, "Unexpected response", f"{path} did not answer with JSON") from None
         data = document.get("data") if isinstance(document, dict) else None
         return data if isinstance(data, dict) else {}
 
 
 def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, TelnyxError) and error.is_retryable
+
+
+async def _json_of(response: aiohttp.ClientResponse, path: str) -> Any:
+    """The body of a 2xx. Telnyx took the command, so unreadable JSON leaves its outcome unknown."""
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        detail = f"{path} did not answer with JSON"
+        raise TelnyxError(response.status, "Unexpected response", detail, outcome_unknown=True) from None
 
 
 async def _error_from(response: aiohttp.ClientResponse) -> TelnyxError:
