@@ -84,6 +84,30 @@ async def test_a_speak_whose_answer_was_lost_is_retried_and_the_joke_told_once(s
     assert placed.commands == ["speak", "hangup"]
 
 
+async def test_a_speak_whose_answers_were_all_lost_is_not_failed_while_telnyx_speaks(service: Service) -> None:
+    service.simulator.faults.held_events.update({"call.answered", "call.speak.ended"})
+    booked = await service.book("+12025550142")
+    service.clock.advance(60)
+    await service.settle()
+    service.simulator.faults.fail_next(service.config.telnyx.max_attempts, "disconnect")
+
+    await service.simulator.release("call.answered")
+
+    async def speak_given_up() -> bool:
+        await service.settle()
+        return "speak outcome unknown" in (await service.call(booked["id"]))["events"][-1]["detail"]
+
+    await wait_until(speak_given_up, timeout_s=10, what="the speak's retries to run out")
+    while_unknown = await service.call(booked["id"])
+    await service.simulator.release("call.speak.ended")
+    call = await service.run_until_final(booked["id"])
+
+    assert while_unknown["status"] == "speaking"
+    assert call["status"] == "completed"
+    [placed] = service.simulator.dialed()
+    assert placed.heard == [call["joke"]]
+
+
 async def test_a_call_that_goes_silent_ends_failed(start_service: StartService) -> None:
     service = await start_service(calls=CallsConfig(stale_after_s=300))
     service.simulator.faults.dropped_events.add("call.hangup")

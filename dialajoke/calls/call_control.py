@@ -322,7 +322,7 @@ class CallControl:
             # short (by a store that could not be written), so it is taken up again.
             answered = call
         call_control_id = event.call_control_id or answered.call_control_id
-        if call_control_id is None:
+        if not call_control_id:
             await self._unreachable(answered, event, "speak the joke")
             return
         await self._tell_joke(answered, call_control_id)
@@ -344,6 +344,10 @@ class CallControl:
             if exc.call_has_ended:
                 await self._store.add_note(call.id, "the callee hung up before the joke began")
                 return
+            if exc.outcome_unknown:
+                # Telnyx may be speaking: call.speak.ended moves the call on, the watchdog if nothing comes.
+                await self._store.add_note(call.id, f"speak outcome unknown ({exc.describe()}); waiting for Telnyx")
+                return
             await self._finish(call.id, CallStatus.FAILED, f"speak failed: {exc.describe()}")
             await self._hang_up(call, call_control_id)
 
@@ -352,7 +356,7 @@ class CallControl:
             await self._store.add_note(call.id, f"the joke was cut short ({event.status})")
             return
         call_control_id = event.call_control_id or call.call_control_id
-        if call_control_id is None:
+        if not call_control_id:
             await self._unreachable(call, event, "hang up")
             return
         await self._store.add_note(call.id, "joke spoken; hanging up")
