@@ -21,7 +21,7 @@ from ..config import TelnyxConfig
 from ..models import Call, CallStatus, Direction
 from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore, StorageUnavailable
-from ..telnyx.client import TelnyxClient, TelnyxError
+from ..telnyx.client import COMMAND_ID_WINDOW_S, TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
 from .dialer import DialGate, GateClosed
 from .jokes import JokeSource
@@ -44,8 +44,8 @@ def outcome_of(hangup_cause: str | None) -> CallStatus:
     return HANGUP_OUTCOMES.get(hangup_cause or "", CallStatus.FAILED)
 
 
-REDIAL_WINDOW_S = 55.0
-"""Telnyx ignores a repeated command_id for 60 s (reference section 7); re-dial only well inside that."""
+REDIAL_WINDOW_S = COMMAND_ID_WINDOW_S - 5.0
+"""A dial interrupted by a stop is sent again only this soon after, well inside Telnyx's command_id window."""
 
 """A write the store could not take (a full disk, say) is tried again this much later."""
 

@@ -20,6 +20,7 @@ from tenacity import RetryCallState, RetryError, retry_if_result
 from ..background import BackgroundTasks
 from ..clock import Clock
 from ..retries import RetryPolicy
+from ..telnyx.client import COMMAND_ID_WINDOW_S
 from ..telnyx.signing import public_key_b64, sign
 from ..telnyx.voices import speak_problems
 from .faults import Faults, inject_faults
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 SIMULATOR_NUMBER = "+12025550100"
 RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
-COMMAND_ID_WINDOW_S = 60.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 WEBHOOK_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.2, max_delay_s=4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""

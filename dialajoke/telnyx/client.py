@@ -35,9 +35,12 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_S = 60.0
 MAX_RATE_LIMITED = 50
 """429s one command may meet before it gives up: they pause it, but not for ever."""
-COMMAND_RETRY_WINDOW_S = 50.0
-"""Telnyx ignores a repeated command_id for 60 s only (reference section 7): a retry after
-that could be a second call, so no retry of a command begins later than this after its first try."""
+COMMAND_ID_WINDOW_S = 60.0
+"""Telnyx ignores a repeated command_id for this long only (reference section 7): a command
+sent again after that could be carried out twice, a dial become a second call."""
+COMMAND_RETRY_WINDOW_S = COMMAND_ID_WINDOW_S - 10.0
+"""No retry of a command begins later than this after its first try: the margin covers the
+request's own timeout and clocks that disagree."""
 
 
 class TelnyxError(Exception):
