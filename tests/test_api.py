@@ -141,6 +141,7 @@ async def test_health_and_info(service: Service) -> None:
 
     assert (health.status, await health.json()) == (200, {"status": "ok"})
     assert info["pending_calls"] == 1
+    assert info["webhook_events_in_hand"] == 0
     assert info["telnyx"] == "simulator"
     assert info["uptime_s"] >= 0
     assert info["version"]

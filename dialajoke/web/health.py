@@ -31,6 +31,7 @@ async def info(request: web.Request) -> web.Response:
             "version": __version__,
             "uptime_s": round(time.monotonic() - app[keys.STARTED_AT], 3),
             "pending_calls": await app[keys.BOOKINGS].pending(),
+            "webhook_events_in_hand": app[keys.INBOX].pending,
             "telnyx": "live" if app[keys.CONFIG].telnyx.is_live else "simulator",
         }
     )
