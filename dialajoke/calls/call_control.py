@@ -47,8 +47,6 @@ def outcome_of(hangup_cause: str | None) -> CallStatus:
 REDIAL_WINDOW_S = COMMAND_ID_WINDOW_S - 5.0
 """A dial interrupted by a stop is sent again only this soon after, well inside Telnyx's command_id window."""
 
-"""A write the store could not take (a full disk, say) is tried again this much later."""
-
 EventHandler = Callable[[Call, TelnyxEvent], Awaitable[None]]
 
 

@@ -41,7 +41,6 @@ EVENT_RETENTION_S = 7 * 24 * 3600.0
 FORGET_EVERY = 10_000
 DEFAULT_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.5)
 """A failing event is processed three times, about half a second and then a second apart."""
-"""An event or a mark the store could not take is tried again this much later."""
 
 
 class WebhookInbox:
