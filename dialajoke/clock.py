@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -42,3 +43,20 @@ class SystemClock:
     def wake_at(self, when: float, callback: Callable[[], None]) -> Alarm:
         delay = min(max(when - time.time(), 0.0), self.max_sleep_s)
         return asyncio.get_running_loop().call_later(delay, callback)
+
+
+async def sleep(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` on ``clock``, so that a test's hand-moved clock decides when it is over."""
+    until = clock.time() + seconds
+    while clock.time() < until:
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        alarm = clock.wake_at(until, functools.partial(_set_done, woken))
+        try:
+            await woken
+        finally:
+            alarm.cancel()
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from tenacity import RetryCallState, retry_if_exception_type, retry_if_not_exception_type
 
-from ..clock import Clock
+from ..clock import Clock, sleep
 from ..retries import RetryPolicy
 from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore, StorageUnavailable
@@ -222,7 +222,7 @@ class WebhookInbox:
         while True:
             await self._marks_waiting.wait()
             if not await self._write_marks():
-                await self._pause(self._storage_retry_s)
+                await sleep(self._clock, self._storage_retry_s)
 
     async def _write_marks(self) -> bool:
         """Write the marks gathered so far; False when the store could not take them (they are kept)."""
@@ -246,17 +246,6 @@ class WebhookInbox:
         self._held.difference_update(marks)
         self._set_idle_if_done()
         return True
-
-    async def _pause(self, seconds: float) -> None:
-        """Wait ``seconds`` on the injected clock."""
-        until = self._clock.time() + seconds
-        while self._clock.time() < until:
-            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            alarm = self._clock.wake_at(until, functools.partial(_settle, woken))
-            try:
-                await woken
-            finally:
-                alarm.cancel()
 
     def _set_idle_if_done(self) -> None:
         if not self._held and not self._spilled:
@@ -305,11 +294,6 @@ class WebhookInbox:
             error,
         )
         return error
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _log_retry(event: TelnyxEvent, retry_state: RetryCallState) -> None:
