@@ -153,7 +153,7 @@ def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(tmp_path:
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"dialajoke: cannot open the database {not_a_folder / 'calls.sqlite3'} (File exists):"
+        f"dialajoke: cannot open the database {not_a_folder / 'calls.sqlite3'} (File exists: {not_a_folder}):"
         " set database.path to a file this user can write"
     ]
 

@@ -108,6 +108,23 @@ async def test_a_second_store_through_a_symlink_to_the_same_file_is_refused_too(
         await SqliteCallStore.open(alias, clock)
 
 
+async def test_a_symlink_planted_as_the_lock_file_is_refused_and_its_target_left_alone(
+    database: Path, clock: ManualClock, tmp_path: Path
+) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious content")
+    database.with_name(database.name + ".lock").symlink_to(precious)
+
+    with pytest.raises(CannotOpenDatabase, match=r"symbolic links: .*calls\.sqlite3\.lock"):
+        await SqliteCallStore.open(database, clock)
+
+    assert precious.read_text() == "precious content"
+
+
+async def test_the_lock_file_is_readable_by_its_owner_alone(store: SqliteCallStore, database: Path) -> None:
+    assert database.with_name(database.name + ".lock").stat().st_mode & 0o777 == 0o600
+
+
 async def test_the_lock_file_beside_the_database_names_its_holder(store: SqliteCallStore, database: Path) -> None:
     assert database.with_name(database.name + ".lock").read_text() == f"{os.getpid()}\n"
 

@@ -12,8 +12,10 @@ opened the old file lock it while another locks a new one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 
 from .contract import CannotOpenDatabase
@@ -41,8 +43,11 @@ class DatabaseLock:
         """Lock ``<database>.lock`` at once or raise :class:`DatabaseInUse`; never waits."""
         # Beside the file itself, so a symlink to the database cannot get a lock of its own.
         path = Path(f"{Path(database).resolve()}.lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a symlink, and only a plain file of our own: the lock file is written
+        # to, and a link planted beside the database must not make us overwrite its target.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
+            _refuse_unless_own_plain_file(fd, path)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
@@ -59,6 +64,12 @@ class DatabaseLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _refuse_unless_own_plain_file(fd: int, path: Path) -> None:
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_nlink != 1:
+        raise OSError(errno.EPERM, f"{path} is not a plain file of this user's: remove it")
 
 
 def _write_pid(fd: int) -> None:

@@ -117,7 +117,8 @@ class SqliteCallStore(CallStore):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             lock = DatabaseLock.acquire(path)
         except OSError as exc:
-            raise _cannot_open(path, exc.strerror or str(exc)) from exc
+            why = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+            raise _cannot_open(path, why) from exc
         try:
             writer, reader = await _connect(path, busy_timeout_s)
         except sqlite3.Error as exc:
