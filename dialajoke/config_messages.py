@@ -53,6 +53,7 @@ def one_line(error: ValidationError, secret_keys: Set[str]) -> str:
     else:
         problem = f"is not valid: {first['msg']}"
     value = first["input"]
-    hidden = key in secret_keys or first["type"] == "extra_forbidden" or value == ""
+    holds_a_secret = any(secret == key or secret.startswith(key + ".") for secret in secret_keys)
+    hidden = holds_a_secret or first["type"] == "extra_forbidden" or value == ""
     shown = isinstance(value, str | int | float) and not hidden
     return f"{key} {problem}, not {value!r}" if shown else f"{key} {problem}"

@@ -253,6 +253,7 @@ def test_the_api_key_never_appears_in_the_config_repr_or_a_dump(tmp_path: Path) 
     [
         pytest.param({**LIVE_TELNYX, "api_kye": SECRET}, "telnyx.api_kye", id="under-a-misspelt-key"),
         pytest.param([SECRET], "telnyx", id="in-a-section-that-is-not-an-object"),
+        pytest.param(SECRET, "telnyx", id="as-the-whole-section"),
         pytest.param({**LIVE_TELNYX, "ring_timeout_s": 1}, "telnyx.ring_timeout_s", id="beside-a-value-out-of-range"),
     ],
 )
