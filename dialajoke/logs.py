@@ -38,7 +38,10 @@ class MaskPhoneNumbers(logging.Filter):
     """Masks phone numbers in a record's message, its arguments and its traceback, before they are written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a malformed call: logging's own error report says so, as without this filter
         masked = mask_numbers(message)
         if masked != message:
             record.msg, record.args = masked, None

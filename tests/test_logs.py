@@ -52,6 +52,12 @@ def test_a_number_passed_as_an_argument_is_masked_in_the_line() -> None:
     assert "0142" not in line
 
 
+def test_a_malformed_log_call_is_left_to_loggings_own_error_report() -> None:
+    record = logging.LogRecord("dialajoke", logging.INFO, __file__, 1, "two %s %s", ("one",), None)
+
+    assert MaskPhoneNumbers().filter(record)
+
+
 def test_a_number_in_a_traceback_is_masked() -> None:
     try:
         raise ValueError("Telnyx refused +12025550142")

@@ -204,6 +204,6 @@ async def test_an_incoming_call_with_no_call_control_id_is_logged_and_not_answer
         await service.settle()
 
     assert response.status == 200
-    assert "incoming call from +353861234567" in caplog.text
+    assert f"an incoming call (event {event['data']['id']}) came without a call_control_id" in caplog.text
     assert "cannot be answered" in caplog.text
     assert (await (await service.client.get("/api/calls")).json())["calls"] == []

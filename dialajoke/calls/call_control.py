@@ -425,9 +425,7 @@ class CallControl:
             # Nothing can answer a call that has no call_control_id, nor would any later
             # event find it: there is no call to keep.
             logger.warning(
-                "incoming call from %s (event %s) came without a call_control_id: it cannot be answered",
-                event.from_ or "an unknown number",
-                event.id,
+                "an incoming call (event %s) came without a call_control_id: it cannot be answered", event.id
             )
             return
         call = await self._store.add_call(
