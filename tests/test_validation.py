@@ -84,7 +84,12 @@ def test_a_number_that_cannot_be_called_is_refused_on_to(number: str, says: str)
 
 @pytest.mark.parametrize(
     ("number", "character"),
-    [("\u0000+12125559876", "U+0000"), ("+1 202\u200b555 0142", "U+200B"), ("+1202555014\n2", "U+000A")],
+    [
+        ("\u0000+12125559876", "U+0000"),
+        ("+1 202\u200b555 0142", "U+200B"),
+        ("+1202555014\n2", "U+000A"),
+        ("+1 202 555 0142\u2028", "U+2028"),
+    ],
 )
 def test_a_number_with_an_invisible_character_is_refused_and_the_character_named(number: str, character: str) -> None:
     errors = api_errors(booking(to=number))

@@ -130,7 +130,7 @@ def _refuse_invisible_characters(raw: str) -> None:
     who reads it back; the field error names the character so it can be found.
     """
     for character in raw:
-        if unicodedata.category(character) in ("Cc", "Cf"):
+        if unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp"):
             raise _FieldProblem(
                 f"remove the invisible character U+{ord(character):04X} from the number:"
                 " use digits, spaces, + - ( ) and ."
