@@ -7,7 +7,6 @@ import asyncio
 import errno
 import functools
 import gc
-import ipaddress
 import logging
 import os
 import signal
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from . import keys
 from .app import create_app
-from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
 from .store import CannotOpenDatabase
 
@@ -68,16 +67,9 @@ def webhook_port_warning(config: Config) -> str | None:
     """
     url = urlsplit(config.public_url)
     port = url.port or (443 if url.scheme == "https" else 80)
-    if not _is_loopback(url.hostname or "") or port == config.http.port:
+    if not is_loopback_host(url.hostname or "") or port == config.http.port:
         return None
     return f"webhooks will go to {config.webhook_url}, which is not this service's port: set public_url too"
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import typing
 import zoneinfo
@@ -26,6 +27,7 @@ from pydantic import (
     BaseModel,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -75,6 +77,16 @@ def is_e164(number: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return number.startswith("+") and phonenumbers.is_valid_number(parsed)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a setting such as http.host) names this machine only; empty means every address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_http_url(url: str) -> bool:
@@ -154,6 +166,19 @@ class HttpConfig(_Section):
     client_max_size: int = Field(64 * 1024, ge=1024, description="largest request body accepted (bytes)")
     shutdown_grace_s: PositiveFloat = Field(
         10.0, description="on SIGTERM/SIGINT, time given to requests and webhook work in flight"
+    )
+    body_timeout_s: PositiveFloat = Field(
+        30.0, description="a request body not fully received this long after its headers is refused (408)"
+    )
+    max_connections: PositiveInt = Field(
+        512, description="open connections at once; past this, new ones are closed at once (a proxy queues them)"
+    )
+    session_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "key of the sign-in cookies (32 bytes as url-safe base64); empty: generated on first start and kept"
+            " in `session.key` beside the database (never logged)"
+        ),
     )
 
 
@@ -266,8 +291,37 @@ class SimulatorConfig(_Section):
     )
 
 
+class AuthConfig(_Section):
+    max_login_failures: NonNegativeInt = Field(
+        5, description="failed sign-ins per name, and per address, before further tries are refused (429); 0: off"
+    )
+    login_window_s: PositiveInt = Field(900, description="the window in which failed sign-ins are counted (s)")
+    login_failure_delay_s: NonNegativeFloat = Field(
+        1.0, description="a failed sign-in is answered after this pause, to slow down guessing (s)"
+    )
+    session_max_age_s: PositiveInt = Field(
+        14 * 24 * 3600, description="how long a sign-in on the page lasts (s); changing the password ends the others"
+    )
+    key_cache_s: NonNegativeFloat = Field(
+        10.0,
+        description=(
+            "how long a checked API key or session is trusted without reading the database again (s): a key revoked"
+            " or a user disabled from the command line is refused at most this much later"
+        ),
+    )
+
+
+class MetricsConfig(_Section):
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="bearer token Prometheus presents for `/metrics`; empty: only admins may read it (never logged)",
+    )
+
+
 class CorsConfig(_Section):
-    origins: Origins = Field((), description="origins allowed to call `/api` from a browser (`*` for any)")
+    origins: Origins = Field(
+        (), description="origins allowed to call `/api` from a browser (`*` for any; never with cookies)"
+    )
 
 
 class Config(BaseSettings):
@@ -292,6 +346,8 @@ class Config(BaseSettings):
     webhooks: WebhooksConfig = WebhooksConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     cors: CorsConfig = CorsConfig()
+    auth: AuthConfig = AuthConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def webhook_url(self) -> str:
@@ -307,6 +363,27 @@ class Config(BaseSettings):
                 f" speak up to {JOKE_TIME_LIMIT_S} s, without a word from Telnyx",
             )
         return self
+
+    @model_validator(mode="after")
+    def _simulator_stays_on_this_machine(self) -> Self:
+        if not self.telnyx.is_live and not is_loopback_host(self.http.host):
+            raise Refusal(
+                "http.host",
+                f"is {self.http.host!r}, not loopback, and no telnyx.api_key is set: the embedded simulator is for"
+                " trying the service on one machine; set telnyx.api_key (see README: Using a real Telnyx account)"
+                " or listen on 127.0.0.1",
+            )
+        return self
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the service listens beyond this machine."""
+        return not is_loopback_host(self.http.host)
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of the database, where generated secrets are kept too."""
+        return Path(self.database.path).parent
 
     @classmethod
     def settings_customise_sources(

@@ -77,9 +77,60 @@ class Call:
     joke: str | None = None
     call_control_id: str | None = None
     hangup_cause: str | None = None
+    owner_id: int | None = None
+    """The user who booked it; None for a call to the service's own number (admins see those)."""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     events: tuple[TimelineEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may use the service: signs in with a password (if set) or API keys."""
+
+    id: int
+    name: str
+    is_admin: bool
+    password_hash: str | None = field(default=None, repr=False)
+    """argon2id (PHC string); None for a user who signs in with API keys only."""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    disabled_at: datetime | None = None
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One of a user's API keys. The key itself is shown once; only its hash is kept."""
+
+    id: str
+    """The public part of the key (``dj_<id>_<secret>``): shown in lists, named to revoke it."""
+    user_id: int
+    name: str
+    secret_hash: str = field(repr=False)
+    """SHA-256 of the whole key, hex."""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: what every rule about calls and users is checked against."""
+
+    user_id: int
+    name: str
+    is_admin: bool
+
+    def may_see(self, call: Call) -> bool:
+        """Admins see every call; a user only their own (another's answers exactly as an unknown one)."""
+        return self.is_admin or call.owner_id == self.user_id
 
 
 def epoch_to_datetime(ts: float) -> datetime:

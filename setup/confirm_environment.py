@@ -194,10 +194,14 @@ def _check_installed(pin: Pin, version: str, fix: str) -> Check:
 
 
 def _modules_of(distribution: str) -> list[str]:
-    """The top-level modules a distribution provides: PyNaCl -> nacl, aiohttp-cors -> aiohttp_cors."""
+    """The top-level modules a distribution provides: PyNaCl -> nacl, aiohttp-cors -> aiohttp_cors.
+
+    Private modules are left out unless they are all it provides (argon2-cffi-bindings -> _argon2_cffi_bindings).
+    """
     wanted = _normalized(distribution)
-    modules = [module for module, owners in _module_owners().items() if wanted in owners and not module.startswith("_")]
-    return sorted(modules) or [distribution.lower().replace("-", "_")]
+    modules = sorted(module for module, owners in _module_owners().items() if wanted in owners)
+    public = [module for module in modules if not module.startswith("_")]
+    return public or modules or [distribution.lower().replace("-", "_")]
 
 
 @functools.lru_cache(maxsize=None)  # noqa: UP033 - functools.cache is 3.9+; older Pythons must still get their report

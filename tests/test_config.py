@@ -107,12 +107,12 @@ def test_an_environment_variable_overrides_the_file(
 
 
 def test_the_environment_wins_over_the_file_and_leaves_other_keys_alone(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {"http": {"host": "0.0.0.0", "port": 8081}})
+    path = write_config(tmp_path, {"http": {"host": "::1", "port": 8081}})
 
     config = load_config(path, {"DIALAJOKE_HTTP__PORT": "9090", "UNRELATED": "x", "PATH": "/usr/bin"})
 
     assert config.http.port == 9090
-    assert config.http.host == "0.0.0.0"
+    assert config.http.host == "::1"
 
 
 def test_an_override_works_for_a_section_the_file_lacks(tmp_path: Path) -> None:
@@ -355,3 +355,16 @@ def test_nan_in_the_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     path.write_text('{"jokes": {"timeout_s": NaN}}', encoding="utf-8")
 
     assert config_error(path).startswith("jokes.timeout_s ")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "", "::", "192.0.2.7"])
+def test_the_simulator_is_refused_on_an_address_beyond_this_machine(tmp_path: Path, host: str) -> None:
+    path = write_config(tmp_path, {"http": {"host": host}})
+
+    with pytest.raises(ConfigError, match=r"^http.host .*not loopback.*set telnyx.api_key"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_the_simulator_serves_on_loopback(tmp_path: Path, host: str) -> None:
+    assert load_config(write_config(tmp_path, {"http": {"host": host}}), {}).http.host == host
