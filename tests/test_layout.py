@@ -15,14 +15,16 @@ LAYERS = {
     "dialajoke.web": 4,
     "dialajoke.keys": 3,
     "dialajoke.calls": 2,
+    "dialajoke.accounts": 2,
     "dialajoke.simulator": 2,
     "dialajoke.store": 1,
     "dialajoke.telnyx": 1,
     "dialajoke.scheduler": 1,
 }
 """Wiring, then the HTTP surface, then the typed keys of what the app holds, then the call
-flow (and the stand-in Telnyx), then what they are built on; everything not named here
-(models, config, clock, ids, background, metrics) is the shared vocabulary at the bottom."""
+flow (and the stand-in Telnyx, and the accounts of who may use it), then what they are
+built on; everything not named here (models, config, clock, ids, background, metrics) is
+the shared vocabulary at the bottom."""
 
 
 def module_names() -> list[str]:
