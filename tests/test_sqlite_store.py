@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +57,22 @@ def other_writer(database: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
+@pytest.fixture
+def everyday_umask() -> Iterator[None]:
+    """The usual umask (022), which lets everyone read what is created 0644: the store must not rely on it."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_open_creates_the_database_folder_for_its_owner_alone(
+    tmp_path: Path, clock: ManualClock, everyday_umask: None
+) -> None:
+    before = mode_of(tmp_path)
     path = tmp_path / "new" / "folder" / "calls.sqlite3"
 
     opened = await SqliteCallStore.open(path, clock)
@@ -66,6 +82,34 @@ async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClo
         await opened.close()
 
     assert path.exists()
+    assert (mode_of(tmp_path / "new"), mode_of(tmp_path / "new" / "folder")) == (0o700, 0o700)
+    assert mode_of(tmp_path) == before
+
+
+async def test_the_database_and_the_files_beside_it_are_readable_by_their_owner_alone(
+    database: Path, clock: ManualClock, everyday_umask: None
+) -> None:
+    opened = await SqliteCallStore.open(database, clock)
+    try:
+        await opened.add_user(name="alice", password_hash="$argon2id$secret", is_admin=True)
+        await book(opened, clock)
+        modes = {
+            suffix: mode_of(database.with_name(database.name + suffix)) for suffix in ("", "-wal", "-shm", ".lock")
+        }
+    finally:
+        await opened.close()
+
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600, ".lock": 0o600}
+
+
+async def test_an_existing_database_keeps_its_mode(database: Path, clock: ManualClock, everyday_umask: None) -> None:
+    """The owner chose it (a group that makes backups, say): the store only sets the mode of what it creates."""
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o640))
+
+    opened = await SqliteCallStore.open(database, clock)
+    await opened.close()
+
+    assert mode_of(database) == 0o640
 
 
 async def test_a_refused_move_leaves_the_database_free_for_other_writers(
@@ -339,6 +383,43 @@ async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path,
 
     opened = await SqliteCallStore.open(path, clock)
     await opened.close()
+
+
+# Beside the service: the command line that edits users
+
+
+async def test_a_store_opened_not_exclusive_works_beside_the_service_and_they_see_each_others_users(
+    store: SqliteCallStore, database: Path, clock: ManualClock
+) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=True)
+
+    beside = await SqliteCallStore.open(database, clock, exclusive=False)
+    try:
+        assert await beside.find_user("alice") == alice
+        bob = await beside.add_user(name="bob", password_hash="hash", is_admin=False)
+        with pytest.raises(UserExists):
+            await beside.add_user(name="Alice", password_hash=None, is_admin=False)
+    finally:
+        await beside.close()
+
+    assert await store.list_users() == [alice, bob]
+    with pytest.raises(DatabaseInUse):
+        await SqliteCallStore.open(database, clock)
+
+
+async def test_a_store_opened_not_exclusive_leaves_the_database_free_for_the_service(
+    database: Path, clock: ManualClock
+) -> None:
+    beside = await SqliteCallStore.open(database, clock, exclusive=False)
+    try:
+        user = await beside.add_user(name="alice", password_hash=None, is_admin=True)
+        service = await SqliteCallStore.open(database, clock)
+        try:
+            assert await service.get_user(user.id) == user
+        finally:
+            await service.close()
+    finally:
+        await beside.close()
 
 
 # A database that cannot be written

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -134,14 +135,22 @@ class SqliteCallStore(CallStore):
     idle. WAL lets the two work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
 
-    One process at a time: the store holds a :class:`DatabaseLock` while it is open.
+    One process at a time: the store holds a :class:`DatabaseLock` while it is open
+    (unless opened with ``exclusive=False``, for a short edit beside the running service).
+    The database and the files SQLite keeps beside it are readable by their owner alone:
+    they hold password hashes and every number ever booked.
     A write that SQLite refuses for want of storage (see :func:`is_storage_fault`)
     raises :class:`StorageUnavailable`; the first such failure is logged as a warning,
     and the first write to succeed after it as the recovery.
     """
 
     def __init__(
-        self, path: str | Path, writer: SqliteThread, reader: SqliteThread, clock: Clock, lock: DatabaseLock
+        self,
+        path: str | Path,
+        writer: SqliteThread,
+        reader: SqliteThread,
+        clock: Clock,
+        lock: DatabaseLock | None,
     ) -> None:
         self._path = path
         self._writer = writer
@@ -154,36 +163,42 @@ class SqliteCallStore(CallStore):
         """When a write last succeeded (the clock's epoch seconds)."""
 
     @classmethod
-    async def open(cls, path: str | Path, clock: Clock, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Self:
-        """Lock the database for this process, then connect the writer and the reader.
+    async def open(
+        cls, path: str | Path, clock: Clock, *, busy_timeout_s: float = BUSY_TIMEOUT_S, exclusive: bool = True
+    ) -> Self:
+        """Lock the database for this process (see ``exclusive``), then connect the writer and the reader.
 
+        A database made by an earlier version is brought up to date (see :data:`MIGRATIONS`).
         Raises :class:`DatabaseInUse` when another process has it open.
 
         :param busy_timeout_s: how long a write waits for another program's lock on the file
             before it fails with :class:`StorageUnavailable`.
+        :param exclusive: False to open it without the lock, beside a service that holds it:
+            for the command line that edits users, never to run calls (two schedulers would
+            dial each call twice). SQLite's own locking keeps the two processes' writes apart.
         """
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            lock = DatabaseLock.acquire(path)
+            _create_private(Path(path))
+            lock = DatabaseLock.acquire(path) if exclusive else None
         except OSError as exc:
             why = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
             raise _cannot_open(path, why) from exc
         try:
             writer, reader = await _connect(path, busy_timeout_s)
         except sqlite3.Error as exc:
-            lock.release()
+            _release(lock)
             raise _cannot_open(path, str(exc)) from exc
         except BaseException:
-            lock.release()
+            _release(lock)
             raise
         return cls(path, writer, reader, clock, lock)
 
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
-        self._lock.release()
+        _release(self._lock)
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run a write; a refusal for want of storage becomes :class:`StorageUnavailable`."""
@@ -493,6 +508,35 @@ def _cannot_open(path: str | Path, why: str) -> CannotOpenDatabase:
     return CannotOpenDatabase(
         f"cannot open the database {path} ({why}): set database.path to a file this user can write"
     )
+
+
+def _release(lock: DatabaseLock | None) -> None:
+    if lock is not None:
+        lock.release()
+
+
+def _create_private(path: Path) -> None:
+    """Make the database's folder (0700) and an empty database file (0600) unless they exist.
+
+    SQLite would make the file readable by everyone (0644 less the umask), and it gives the
+    -wal and -shm files it keeps beside it the database's own mode; the database holds
+    password hashes and every number booked. An existing file is left as it is: its mode
+    is its owner's choice. SQLite takes an empty file for an empty database.
+    """
+    _create_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _create_folder(folder: Path) -> None:
+    """Make the folder and any missing above it, each 0700 (``mkdir -p`` would give the upper ones 0755)."""
+    if folder.is_dir():
+        return
+    _create_folder(folder.parent)
+    folder.mkdir(mode=0o700, exist_ok=True)
 
 
 async def _connect(path: str | Path, busy_timeout_s: float) -> tuple[SqliteThread, SqliteThread]:
