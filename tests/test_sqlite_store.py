@@ -1,4 +1,4 @@
-"""SqliteCallStore's own ways: the file it makes, its lock, and a database it cannot write.
+"""SqliteCallStore's own ways: the file it makes, its schema's versions, its lock, and a database it cannot write.
 
 What every store does is in the contract suite, tests/test_store.py; a full disk, for
 real, is in tests/test_storage_faults.py.
@@ -6,9 +6,11 @@ real, is in tests/test_storage_faults.py.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction
-from dialajoke.store import CannotOpenDatabase, DatabaseInUse, SqliteCallStore, StorageUnavailable
-from dialajoke.store.sqlite import WRITE_PROBE_AFTER_S, is_storage_fault
+from dialajoke.store import CannotOpenDatabase, DatabaseInUse, SqliteCallStore, StorageUnavailable, UserExists
+from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
+from dialajoke.store.sqlite import SCHEMA_VERSION, WRITE_PROBE_AFTER_S, is_storage_fault
 
 from .clock import ManualClock
 
@@ -54,7 +57,22 @@ def other_writer(database: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClock) -> None:
+@pytest.fixture
+def everyday_umask() -> Iterator[None]:
+    """The usual umask (022), which lets everyone read what is created 0644: the store must not rely on it."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_open_creates_the_database_folder_for_its_owner_alone(
+    tmp_path: Path, clock: ManualClock, everyday_umask: None
+) -> None:
+    before = mode_of(tmp_path)
     path = tmp_path / "new" / "folder" / "calls.sqlite3"
 
     opened = await SqliteCallStore.open(path, clock)
@@ -64,6 +82,34 @@ async def test_open_creates_the_database_folder(tmp_path: Path, clock: ManualClo
         await opened.close()
 
     assert path.exists()
+    assert (mode_of(tmp_path / "new"), mode_of(tmp_path / "new" / "folder")) == (0o700, 0o700)
+    assert mode_of(tmp_path) == before
+
+
+async def test_the_database_and_the_files_beside_it_are_readable_by_their_owner_alone(
+    database: Path, clock: ManualClock, everyday_umask: None
+) -> None:
+    opened = await SqliteCallStore.open(database, clock)
+    try:
+        await opened.add_user(name="alice", password_hash="$argon2id$secret", is_admin=True)
+        await book(opened, clock)
+        modes = {
+            suffix: mode_of(database.with_name(database.name + suffix)) for suffix in ("", "-wal", "-shm", ".lock")
+        }
+    finally:
+        await opened.close()
+
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600, ".lock": 0o600}
+
+
+async def test_an_existing_database_keeps_its_mode(database: Path, clock: ManualClock, everyday_umask: None) -> None:
+    """The owner chose it (a group that makes backups, say): the store only sets the mode of what it creates."""
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o640))
+
+    opened = await SqliteCallStore.open(database, clock)
+    await opened.close()
+
+    assert mode_of(database) == 0o640
 
 
 async def test_a_refused_move_leaves_the_database_free_for_other_writers(
@@ -80,6 +126,192 @@ async def test_a_refused_move_leaves_the_database_free_for_other_writers(
         other.commit()
     finally:
         other.close()
+
+
+# Versions of the schema
+
+SCHEMA_BEFORE_VERSIONS = """
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    timezone TEXT NOT NULL,
+    status TEXT NOT NULL,
+    joke TEXT,
+    call_control_id TEXT UNIQUE,
+    hangup_cause TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX calls_by_status_due ON calls (status, due_at);
+CREATE TABLE call_events (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls (id),
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX call_events_by_call ON call_events (call_id, id);
+CREATE TABLE webhook_events (
+    event_id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    processed_at REAL,
+    error TEXT
+);
+CREATE INDEX webhook_events_unprocessed ON webhook_events (received_at) WHERE processed_at IS NULL;
+CREATE TABLE write_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    written_at REAL NOT NULL
+);
+"""
+"""The schema as released before it had versions (user_version 0), frozen here as databases out there have it."""
+
+
+def database_before_versions(path: Path, clock: ManualClock) -> None:
+    """A database as the release before accounts left it: two calls, one of them with its timeline moved on."""
+    now = clock.time()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA_BEFORE_VERSIONS)
+        db.executemany(
+            "INSERT INTO calls (id, ref, direction, to_number, from_number, due_at, timezone, status, joke,"
+            " created_at, updated_at) VALUES (?, ?, 'outbound', ?, '+13125550100', ?, 'UTC', ?, ?, ?, ?)",
+            [
+                (1, "ref-one", "+12025550142", now + 3600, "scheduled", None, now, now),
+                (2, "ref-two", "+12025550143", now - 60, "completed", "A joke", now - 120, now - 30),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO call_events (call_id, at, status, detail) VALUES (?, ?, ?, ?)",
+            [
+                (1, now, "scheduled", "booked"),
+                (2, now - 120, "scheduled", "booked"),
+                (2, now - 30, "completed", "done"),
+            ],
+        )
+        db.execute("INSERT INTO webhook_events (event_id, event_type, received_at, body) VALUES ('e1', 't', 0, x'')")
+
+
+def schema_of(path: Path) -> tuple[int, list[tuple[str, str, str]]]:
+    """The version and every table and index with its SQL, whitespace aside: what a migration must get right."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        return version, [(kind, name, " ".join(sql.split())) for kind, name, sql in rows]
+
+
+async def test_a_database_from_before_versions_keeps_its_calls_without_owners(
+    database: Path, clock: ManualClock
+) -> None:
+    database_before_versions(database, clock)
+
+    store = await SqliteCallStore.open(database, clock)
+    try:
+        calls = await store.list_calls()
+        due = [item async for item in store.scheduled()]
+        recorded_again = await store.record_event("e1", "t", b"")
+    finally:
+        await store.close()
+
+    assert [(call.ref, call.status, call.joke, call.owner_id) for call in calls] == [
+        ("ref-one", CallStatus.SCHEDULED, None, None),
+        ("ref-two", CallStatus.COMPLETED, "A joke", None),
+    ]
+    assert [entry.detail for entry in calls[1].events] == ["booked", "done"]
+    assert due == [(1, clock.time() + 3600)]
+    assert recorded_again is False
+
+
+async def test_a_database_from_before_versions_takes_users_and_owned_calls(database: Path, clock: ManualClock) -> None:
+    database_before_versions(database, clock)
+
+    store = await SqliteCallStore.open(database, clock)
+    try:
+        alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+        with pytest.raises(UserExists):
+            await store.add_user(name="ALICE", password_hash=None, is_admin=False)
+        owned = await store.add_call(
+            direction=Direction.OUTBOUND,
+            to="+12025550144",
+            from_="+13125550100",
+            at=datetime.fromtimestamp(clock.time(), UTC) + timedelta(hours=2),
+            timezone="UTC",
+            status=CallStatus.SCHEDULED,
+            detail="booked",
+            owner_id=alice.id,
+        )
+        alices = await store.list_calls(owner_id=alice.id)
+    finally:
+        await store.close()
+
+    assert alices == [owned]
+    assert owned.id == 3
+
+
+async def test_a_migrated_database_has_the_schema_of_a_new_one(
+    database: Path, clock: ManualClock, tmp_path: Path
+) -> None:
+    database_before_versions(database, clock)
+    fresh = tmp_path / "fresh.sqlite3"
+
+    for path in (database, fresh):
+        store = await SqliteCallStore.open(path, clock)
+        await store.close()
+
+    assert schema_of(database) == schema_of(fresh)
+    assert schema_of(fresh)[0] == SCHEMA_VERSION
+
+
+async def test_reopening_an_up_to_date_database_changes_nothing(database: Path, clock: ManualClock) -> None:
+    first = await SqliteCallStore.open(database, clock)
+    user = await first.add_user(name="alice", password_hash="hash", is_admin=True)
+    await first.close()
+    before = schema_of(database)
+
+    second = await SqliteCallStore.open(database, clock)
+    try:
+        assert await second.get_user(user.id) == user
+    finally:
+        await second.close()
+
+    assert schema_of(database) == before
+
+
+async def test_a_database_from_a_newer_version_is_refused_untouched(database: Path, clock: ManualClock) -> None:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.execute("CREATE TABLE from_the_future (id INTEGER PRIMARY KEY)")
+        db.commit()
+
+    with pytest.raises(CannotOpenDatabase, match=f"schema version {SCHEMA_VERSION + 1}, made by a newer Dial-A-Joke"):
+        await SqliteCallStore.open(database, clock)
+
+    assert schema_of(database) == (
+        SCHEMA_VERSION + 1,
+        [("table", "from_the_future", "CREATE TABLE from_the_future (id INTEGER PRIMARY KEY)")],
+    )
+
+
+# Failed sign-ins
+
+
+async def test_failed_sign_ins_older_than_a_day_are_deleted_as_new_ones_come(
+    store: SqliteCallStore, clock: ManualClock, database: Path
+) -> None:
+    """So that a flood of guesses over weeks cannot fill the disk."""
+    for _ in range(3):
+        await store.record_login_failure(name="alice", address="192.0.2.1")
+    clock.advance(LOGIN_FAILURES_KEPT_S + 1)
+
+    await store.record_login_failure(name="bob", address="192.0.2.2")
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert db.execute("SELECT name_key, address FROM login_failures").fetchall() == [("bob", "192.0.2.2")]
 
 
 # One process per database (two processes for real: tests/test_database_in_use.py)
@@ -151,6 +383,43 @@ async def test_a_store_that_fails_to_open_does_not_keep_the_lock(tmp_path: Path,
 
     opened = await SqliteCallStore.open(path, clock)
     await opened.close()
+
+
+# Beside the service: the command line that edits users
+
+
+async def test_a_store_opened_not_exclusive_works_beside_the_service_and_they_see_each_others_users(
+    store: SqliteCallStore, database: Path, clock: ManualClock
+) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=True)
+
+    beside = await SqliteCallStore.open(database, clock, exclusive=False)
+    try:
+        assert await beside.find_user("alice") == alice
+        bob = await beside.add_user(name="bob", password_hash="hash", is_admin=False)
+        with pytest.raises(UserExists):
+            await beside.add_user(name="Alice", password_hash=None, is_admin=False)
+    finally:
+        await beside.close()
+
+    assert await store.list_users() == [alice, bob]
+    with pytest.raises(DatabaseInUse):
+        await SqliteCallStore.open(database, clock)
+
+
+async def test_a_store_opened_not_exclusive_leaves_the_database_free_for_the_service(
+    database: Path, clock: ManualClock
+) -> None:
+    beside = await SqliteCallStore.open(database, clock, exclusive=False)
+    try:
+        user = await beside.add_user(name="alice", password_hash=None, is_admin=True)
+        service = await SqliteCallStore.open(database, clock)
+        try:
+            assert await service.get_user(user.id) == user
+        finally:
+            await service.close()
+    finally:
+        await beside.close()
 
 
 # A database that cannot be written

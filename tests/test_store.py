@@ -8,6 +8,7 @@ tests/test_sqlite_thread.py.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,9 @@ from typing import Protocol
 
 import pytest
 
-from dialajoke.models import Call, CallStatus, Direction, TimelineEntry
-from dialajoke.store import CallStore, SqliteCallStore
+from dialajoke.models import ApiKey, Call, CallStatus, Direction, TimelineEntry, User
+from dialajoke.store import CallStore, SqliteCallStore, UserExists
+from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
 
 from .clock import ManualClock
 from .service import START
@@ -63,6 +65,7 @@ async def book(
     to: str = "+12025550142",
     status: CallStatus = CallStatus.SCHEDULED,
     call_control_id: str | None = None,
+    owner_id: int | None = None,
 ) -> Call:
     return await store.add_call(
         direction=Direction.OUTBOUND,
@@ -73,6 +76,7 @@ async def book(
         status=status,
         detail="booked",
         call_control_id=call_control_id,
+        owner_id=owner_id,
     )
 
 
@@ -589,3 +593,366 @@ async def test_an_open_store_that_can_write_answers_ping(store: CallStore) -> No
     await book(store)
 
     await store.ping()
+
+
+# Calls and their owners
+
+
+async def test_a_call_keeps_its_owner(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+
+    booked = await book(store, owner_id=alice.id)
+
+    assert booked.owner_id == alice.id
+    assert await store.get_call(booked.id) == booked
+    assert await store.find_call(ref=booked.ref) == booked
+    assert [call.owner_id for call in await store.list_calls()] == [alice.id]
+
+
+async def test_a_call_booked_without_an_owner_has_none(store: CallStore) -> None:
+    booked = await book(store)
+
+    stored = await store.get_call(booked.id)
+
+    assert stored is not None
+    assert stored.owner_id is None
+
+
+async def test_list_calls_of_an_owner_lists_only_that_owners_calls(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    alices_late = await book(store, in_s=2 * 3600, owner_id=alice.id)
+    bobs = await book(store, owner_id=bob.id)
+    nobodys = await book(store)
+    alices_soon = await book(store, in_s=60, owner_id=alice.id)
+    await store.move(alices_late.id, CallStatus.CANCELLED, "cancelled")
+
+    alices = await store.list_calls(owner_id=alice.id, upcoming=True)
+    alices_scheduled = await store.list_calls(owner_id=alice.id, statuses=[CallStatus.SCHEDULED])
+    everyones = await store.list_calls(upcoming=True)
+
+    assert [call.id for call in alices] == [alices_soon.id, alices_late.id]
+    assert [call.id for call in alices_scheduled] == [alices_soon.id]
+    assert [call.id for call in await store.list_calls(owner_id=bob.id)] == [bobs.id]
+    assert [call.id for call in everyones] == [alices_soon.id, bobs.id, nobodys.id, alices_late.id]
+
+
+async def test_list_calls_of_an_owner_with_no_calls_is_empty(store: CallStore) -> None:
+    carol = await store.add_user(name="carol", password_hash=None, is_admin=False)
+    await book(store)
+
+    assert await store.list_calls(owner_id=carol.id) == []
+
+
+# Users
+
+
+async def test_add_user_then_get_and_find_it(store: CallStore, clock: ManualClock) -> None:
+    clock.advance(5)
+
+    added = await store.add_user(name="Alice", password_hash="$argon2id$v=19$hash", is_admin=True)
+
+    assert added == User(
+        id=added.id,
+        name="Alice",
+        is_admin=True,
+        password_hash="$argon2id$v=19$hash",
+        created_at=STARTED + timedelta(seconds=5),
+        disabled_at=None,
+    )
+    assert await store.get_user(added.id) == added
+    assert await store.find_user("Alice") == added
+
+
+async def test_a_user_may_have_no_password(store: CallStore) -> None:
+    added = await store.add_user(name="robot", password_hash=None, is_admin=False)
+
+    found = await store.get_user(added.id)
+
+    assert found is not None
+    assert (found.password_hash, found.is_admin, found.is_disabled) == (None, False, False)
+
+
+async def test_find_user_ignores_case(store: CallStore) -> None:
+    added = await store.add_user(name="Alice", password_hash=None, is_admin=False)
+    accented = await store.add_user(name="Zoë", password_hash=None, is_admin=False)
+
+    assert await store.find_user("alice") == added
+    assert await store.find_user("ALICE") == added
+    assert await store.find_user("ZOË") == accented
+
+
+async def test_a_user_not_there_is_none(store: CallStore) -> None:
+    await store.add_user(name="alice", password_hash=None, is_admin=False)
+
+    assert await store.get_user(404) is None
+    assert await store.find_user("alic") is None
+    assert await store.find_user("") is None
+
+
+@pytest.mark.parametrize("again", ["alice", "ALICE", "Alice"])
+async def test_a_name_is_taken_whatever_its_case(store: CallStore, again: str) -> None:
+    first = await store.add_user(name="Alice", password_hash="first", is_admin=False)
+
+    with pytest.raises(UserExists, match=f"a user named '{again}' exists already") as refused:
+        await store.add_user(name=again, password_hash="second", is_admin=True)
+
+    assert refused.value.name == again
+    assert await store.list_users() == [first]
+
+
+async def test_a_taken_name_leaves_the_writes_beside_it_alone(store: CallStore) -> None:
+    """The refusal is the one write's: others written at the same moment are saved."""
+    await store.add_user(name="alice", password_hash=None, is_admin=False)
+
+    outcomes = await asyncio.gather(
+        store.add_user(name="bob", password_hash=None, is_admin=False),
+        store.add_user(name="Alice", password_hash=None, is_admin=False),
+        book(store),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[0], User)
+    assert isinstance(outcomes[1], UserExists)
+    assert isinstance(outcomes[2], Call)
+    assert [user.name for user in await store.list_users()] == ["alice", "bob"]
+
+
+async def test_list_users_is_by_name_whatever_the_case_disabled_ones_included(store: CallStore) -> None:
+    for name in ["carol", "Bob", "alice", "Dave"]:
+        await store.add_user(name=name, password_hash=None, is_admin=name == "carol")
+    bob = await store.find_user("bob")
+    assert bob is not None
+    await store.disable_user(bob.id)
+
+    listed = await store.list_users()
+
+    assert [user.name for user in listed] == ["alice", "Bob", "carol", "Dave"]
+    assert [user.is_admin for user in listed] == [False, False, True, False]
+    assert [user.is_disabled for user in listed] == [False, True, False, False]
+
+
+async def test_has_users_once_there_is_one(store: CallStore) -> None:
+    assert await store.has_users() is False
+    assert await store.list_users() == []
+
+    await store.add_user(name="admin", password_hash=None, is_admin=True)
+
+    assert await store.has_users() is True
+
+
+async def test_set_password_hash_replaces_it(store: CallStore) -> None:
+    user = await store.add_user(name="alice", password_hash="old", is_admin=False)
+
+    assert await store.set_password_hash(user.id, "new") is True
+    assert await store.find_user("alice") == dataclasses.replace(user, password_hash="new")
+    assert await store.set_password_hash(user.id, None) is True
+    assert await store.find_user("alice") == dataclasses.replace(user, password_hash=None)
+
+
+async def test_set_password_hash_of_no_such_user_is_false(store: CallStore) -> None:
+    user = await store.add_user(name="alice", password_hash="old", is_admin=False)
+
+    assert await store.set_password_hash(user.id + 1, "new") is False
+    assert await store.get_user(user.id) == user
+
+
+async def test_disable_user_keeps_the_first_time(store: CallStore, clock: ManualClock) -> None:
+    user = await store.add_user(name="alice", password_hash="hash", is_admin=False)
+    other = await store.add_user(name="bob", password_hash="hash", is_admin=False)
+    clock.advance(60)
+
+    disabled = await store.disable_user(user.id)
+    clock.advance(60)
+    again = await store.disable_user(user.id)
+
+    assert disabled == dataclasses.replace(user, disabled_at=STARTED + timedelta(seconds=60))
+    assert disabled.is_disabled
+    assert again == disabled
+    assert await store.get_user(user.id) == disabled
+    assert await store.get_user(other.id) == other
+
+
+async def test_disable_user_of_no_such_user_is_none(store: CallStore) -> None:
+    assert await store.disable_user(404) is None
+
+
+async def test_users_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
+    user = await first.add_user(name="alice", password_hash="hash", is_admin=True)
+    await first.close()
+
+    second = await backend.open(clock)
+    try:
+        assert await second.find_user("ALICE") == user
+        with pytest.raises(UserExists):
+            await second.add_user(name="Alice", password_hash=None, is_admin=False)
+    finally:
+        await second.close()
+
+
+# API keys
+
+
+async def add_key(store: CallStore, user: User, key_id: str, name: str = "laptop") -> ApiKey:
+    return await store.add_api_key(user_id=user.id, key_id=key_id, name=name, secret_hash=f"sha256 of {key_id}")
+
+
+async def test_add_api_key_then_find_it(store: CallStore, clock: ManualClock) -> None:
+    user = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    clock.advance(7)
+
+    added = await store.add_api_key(user_id=user.id, key_id="abcd2345", name="laptop", secret_hash="0f" * 32)
+
+    assert added == ApiKey(
+        id="abcd2345",
+        user_id=user.id,
+        name="laptop",
+        secret_hash="0f" * 32,
+        created_at=STARTED + timedelta(seconds=7),
+        last_used_at=None,
+        revoked_at=None,
+    )
+    assert await store.find_api_key("abcd2345") == added
+
+
+async def test_find_api_key_of_an_unknown_id_is_none(store: CallStore) -> None:
+    user = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    await add_key(store, user, "abcd2345")
+
+    assert await store.find_api_key("abcd2346") is None
+    assert await store.find_api_key("ABCD2345") is None
+
+
+async def test_a_key_id_is_never_given_twice(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    first = await add_key(store, alice, "abcd2345")
+
+    with pytest.raises(ValueError, match="abcd2345"):
+        await add_key(store, bob, "abcd2345", name="stolen")
+
+    assert await store.find_api_key("abcd2345") == first
+    assert await store.list_api_keys(bob.id) == []
+
+
+async def test_list_api_keys_is_the_users_own_newest_first_revoked_ones_included(
+    store: CallStore, clock: ManualClock
+) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    oldest = await add_key(store, alice, "aaaaaaaa")
+    clock.advance(1)
+    bobs = await add_key(store, bob, "bbbbbbbb")
+    middle = await add_key(store, alice, "cccccccc")
+    same_moment = await add_key(store, alice, "dddddddd")
+    revoked = await store.revoke_api_key(alice.id, "aaaaaaaa")
+
+    listed = await store.list_api_keys(alice.id)
+
+    assert revoked is not None
+    assert [key.id for key in listed] == [same_moment.id, middle.id, oldest.id]
+    assert listed[-1] == revoked
+    assert await store.list_api_keys(bob.id) == [bobs]
+    assert await store.list_api_keys(404) == []
+
+
+async def test_revoke_api_key_keeps_the_first_time(store: CallStore, clock: ManualClock) -> None:
+    user = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    key = await add_key(store, user, "abcd2345")
+    clock.advance(30)
+
+    revoked = await store.revoke_api_key(user.id, "abcd2345")
+    clock.advance(30)
+    again = await store.revoke_api_key(user.id, "abcd2345")
+
+    assert revoked == dataclasses.replace(key, revoked_at=STARTED + timedelta(seconds=30))
+    assert revoked.is_revoked
+    assert again == revoked
+    assert await store.find_api_key("abcd2345") == revoked
+
+
+async def test_a_key_is_revoked_only_by_its_own_user(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    mallory = await store.add_user(name="mallory", password_hash=None, is_admin=False)
+    key = await add_key(store, alice, "abcd2345")
+
+    assert await store.revoke_api_key(mallory.id, "abcd2345") is None
+    assert await store.revoke_api_key(alice.id, "unknown0") is None
+    assert await store.find_api_key("abcd2345") == key
+
+
+async def test_touch_api_key_notes_the_last_use_and_never_moves_it_back(store: CallStore) -> None:
+    user = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    key = await add_key(store, user, "abcd2345")
+    other = await add_key(store, user, "efgh6789")
+
+    await store.touch_api_key("abcd2345", START + 120)
+    touched = await store.find_api_key("abcd2345")
+    await store.touch_api_key("abcd2345", START + 60)
+    late_write = await store.find_api_key("abcd2345")
+    await store.touch_api_key("unknown0", START + 60)
+
+    assert touched == dataclasses.replace(key, last_used_at=STARTED + timedelta(seconds=120))
+    assert late_write == touched
+    assert await store.find_api_key("efgh6789") == other
+
+
+# Failed sign-ins
+
+
+async def test_login_failures_count_per_name_whatever_its_case_and_per_address(
+    store: CallStore, clock: ManualClock
+) -> None:
+    await store.record_login_failure(name="Alice", address="192.0.2.1")
+    clock.advance(10)
+    await store.record_login_failure(name="alice", address="192.0.2.2")
+    clock.advance(10)
+    await store.record_login_failure(name="bob", address="192.0.2.1")
+    await store.record_login_failure(name="carol", address="198.51.100.7")
+
+    since = START - 1
+
+    assert await store.login_failures(name="ALICE", address="192.0.2.1", since=since) == (2, 2, START)
+    assert await store.login_failures(name="bob", address="192.0.2.2", since=since) == (1, 1, START + 10)
+    assert await store.login_failures(name="carol", address="198.51.100.7", since=since) == (1, 1, START + 20)
+    assert await store.login_failures(name="dave", address="198.51.100.7", since=since) == (0, 1, START + 20)
+
+
+async def test_login_failures_count_only_those_after_since(store: CallStore, clock: ManualClock) -> None:
+    await store.record_login_failure(name="alice", address="192.0.2.1")
+    clock.advance(100)
+    await store.record_login_failure(name="alice", address="192.0.2.2")
+    clock.advance(100)
+    await store.record_login_failure(name="bob", address="192.0.2.1")
+
+    assert await store.login_failures(name="alice", address="192.0.2.1", since=START + 50) == (1, 1, START + 100)
+    assert await store.login_failures(name="alice", address="192.0.2.1", since=START + 100) == (0, 1, START + 200)
+    assert await store.login_failures(name="alice", address="192.0.2.1", since=START + 200) == (0, 0, None)
+
+
+async def test_no_login_failures_is_zero_and_no_oldest(store: CallStore) -> None:
+    assert await store.login_failures(name="alice", address="192.0.2.1", since=START - 900) == (0, 0, None)
+
+
+async def test_login_failures_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
+    await first.record_login_failure(name="alice", address="192.0.2.1")
+    await first.close()
+
+    second = await backend.open(clock)
+    try:
+        assert await second.login_failures(name="alice", address="192.0.2.1", since=START - 900) == (1, 1, START)
+    finally:
+        await second.close()
+
+
+async def test_login_failures_of_the_last_day_are_kept_while_new_ones_come(
+    store: CallStore, clock: ManualClock
+) -> None:
+    await store.record_login_failure(name="alice", address="192.0.2.1")
+    clock.advance(LOGIN_FAILURES_KEPT_S - 1)
+
+    await store.record_login_failure(name="bob", address="192.0.2.1")
+
+    assert await store.login_failures(name="alice", address="192.0.2.1", since=START - 1) == (1, 2, START)

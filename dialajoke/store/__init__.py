@@ -1,6 +1,6 @@
-"""Where calls and webhook events live: the CallStore contract and its backends."""
+"""Where calls, users and webhook events live: the CallStore contract and its backends."""
 
-from .contract import CallStore, CannotOpenDatabase, StorageUnavailable
+from .contract import CallStore, CannotOpenDatabase, StorageUnavailable, UserExists
 from .lock import DatabaseInUse
 from .sqlite import SqliteCallStore
 from .sqlite_thread import SqliteThread, SqliteThreadClosed
@@ -13,4 +13,5 @@ __all__ = [
     "SqliteThread",
     "SqliteThreadClosed",
     "StorageUnavailable",
+    "UserExists",
 ]

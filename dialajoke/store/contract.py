@@ -1,7 +1,9 @@
 """CallStore: the contract every store of calls keeps, whatever the database behind it.
 
 The schedule must survive a restart, so every call is a row and every step of its life
-a row on its timeline. Every backend (SQLite for one process; another, such as
+a row on its timeline. The users who book them, their API keys and the failed sign-ins
+counted against them live beside the calls, in the same database, so that one backup
+holds everything and a restart forgets nothing. Every backend (SQLite for one process; another, such as
 PostgreSQL, for several) implements these methods and passes the same contract suite.
 """
 
@@ -12,7 +14,7 @@ import math
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from datetime import datetime
 
-from ..models import Call, CallStatus, Direction
+from ..models import ApiKey, Call, CallStatus, Direction, User
 
 
 class CannotOpenDatabase(Exception):
@@ -26,6 +28,18 @@ class StorageUnavailable(Exception):
     :meth:`CallStore.ping` while writes fail. It passes once the cause is fixed, without a
     restart: the caller may try again later.
     """
+
+
+LOGIN_FAILURES_KEPT_S = 24 * 3600.0
+"""How long a failed sign-in is kept: longer than any sensible window for counting them."""
+
+
+class UserExists(Exception):
+    """A user of that name (compared case-insensitively) exists already; nothing was saved."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a user named {name!r} exists already: choose another name")
+        self.name = name
 
 
 class CallStore(abc.ABC):
@@ -46,8 +60,13 @@ class CallStore(abc.ABC):
         status: CallStatus,
         detail: str,
         call_control_id: str | None = None,
+        owner_id: int | None = None,
     ) -> Call:
-        """Store a new call with its first timeline entry; it is durable when this returns."""
+        """Store a new call with its first timeline entry; it is durable when this returns.
+
+        ``owner_id`` is the user who booked it, so that each user sees only their own calls;
+        None for a call no user booked (one to the service's own number).
+        """
 
     @abc.abstractmethod
     async def get_call(self, call_id: int) -> Call | None:
@@ -86,9 +105,18 @@ class CallStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_calls(
-        self, *, statuses: Iterable[CallStatus] | None = None, limit: int = 50, upcoming: bool = False
+        self,
+        *,
+        statuses: Iterable[CallStatus] | None = None,
+        limit: int = 50,
+        upcoming: bool = False,
+        owner_id: int | None = None,
     ) -> list[Call]:
-        """Calls with those statuses: soonest due first when ``upcoming``, else newest first."""
+        """Calls with those statuses: soonest due first when ``upcoming``, else newest first.
+
+        With ``owner_id``, only that user's calls, so a user's list never shows another's;
+        without, every call, those without an owner included (what an admin sees).
+        """
 
     @abc.abstractmethod
     def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
@@ -117,6 +145,94 @@ class CallStore(abc.ABC):
     @abc.abstractmethod
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         """(id, body) of recorded events not yet processed, oldest first, leaving out ``exclude``."""
+
+    # Users: who may use the service. Users are disabled, never deleted, so that the calls
+    # they booked keep their owner.
+
+    @abc.abstractmethod
+    async def add_user(self, *, name: str, password_hash: str | None, is_admin: bool) -> User:
+        """Store a new user; raises :class:`UserExists` when the name is taken.
+
+        The name is kept as given, but compared case-insensitively, here and in
+        :meth:`find_user`: "Alice" and "alice" signing in as two people would be a trap.
+        ``password_hash`` is None for a user who signs in with API keys only.
+        """
+
+    @abc.abstractmethod
+    async def get_user(self, user_id: int) -> User | None:
+        """The user with that id, or None: a session names its user by id."""
+
+    @abc.abstractmethod
+    async def find_user(self, name: str) -> User | None:
+        """The user of that name, whatever its case, or None: sign-in and the command line name users."""
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[User]:
+        """Every user, disabled ones included, by name (case-insensitively)."""
+
+    @abc.abstractmethod
+    async def has_users(self) -> bool:
+        """Whether any user exists: with none, the first start creates an admin."""
+
+    @abc.abstractmethod
+    async def set_password_hash(self, user_id: int, password_hash: str | None) -> bool:
+        """Replace the user's password hash (None: API keys only); False when there is no such user."""
+
+    @abc.abstractmethod
+    async def disable_user(self, user_id: int) -> User | None:
+        """Disable the user, who can no longer sign in or use a key; None when there is no such user.
+
+        Disabling a disabled user changes nothing: ``disabled_at`` keeps saying when it happened first.
+        """
+
+    # API keys: the JSON API's credentials. Only a hash of each key is kept.
+
+    @abc.abstractmethod
+    async def add_api_key(self, *, user_id: int, key_id: str, name: str, secret_hash: str) -> ApiKey:
+        """Store a new key of that user; ``key_id`` names it for good, so a taken one raises ValueError."""
+
+    @abc.abstractmethod
+    async def find_api_key(self, key_id: str) -> ApiKey | None:
+        """The key with that id, revoked or not, or None: every API request looks its key up by id."""
+
+    @abc.abstractmethod
+    async def list_api_keys(self, user_id: int) -> list[ApiKey]:
+        """The user's keys, newest first, revoked ones included so the user sees what was revoked when."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, user_id: int, key_id: str) -> ApiKey | None:
+        """Revoke a key of that user's; None when that user has no such key (another user's included).
+
+        Revoking a revoked key changes nothing: ``revoked_at`` keeps saying when it happened first.
+        """
+
+    @abc.abstractmethod
+    async def touch_api_key(self, key_id: str, used_at: float) -> None:
+        """Note that the key was used at that epoch time, so that its list shows its last use.
+
+        A time earlier than the one noted already is ignored, so that writes arriving out of
+        order cannot move the last use back. An unknown key is ignored.
+        """
+
+    # Failed sign-ins, counted in the database so that a restart does not reset them.
+
+    @abc.abstractmethod
+    async def record_login_failure(self, *, name: str, address: str) -> None:
+        """Count a failed sign-in as that name (compared case-insensitively) from that address, now.
+
+        Failures older than :data:`LOGIN_FAILURES_KEPT_S` may be deleted meanwhile, so that
+        a flood of guesses cannot fill the disk.
+        """
+
+    @abc.abstractmethod
+    async def login_failures(self, *, name: str, address: str, since: float) -> tuple[int, int, float | None]:
+        """Failed sign-ins recorded after the epoch time ``since``: (as that name, from that address, oldest).
+
+        The name is compared case-insensitively. ``oldest`` is the epoch time of the oldest
+        failure counted in either number, or None when both are 0: a refused client is told
+        to come back when it falls out of the window. Only failures of the last
+        :data:`LOGIN_FAILURES_KEPT_S` are sure to be counted.
+        """
 
     @abc.abstractmethod
     async def ping(self) -> None:

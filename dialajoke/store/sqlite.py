@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -17,8 +18,8 @@ from typing import Any, Self, TypeVar
 
 from ..clock import Clock
 from ..ids import unique_id
-from ..models import IN_PROGRESS, Call, CallStatus, Direction, TimelineEntry, epoch_to_datetime
-from .contract import CallStore, CannotOpenDatabase, StorageUnavailable
+from ..models import IN_PROGRESS, ApiKey, Call, CallStatus, Direction, TimelineEntry, User, epoch_to_datetime
+from .contract import LOGIN_FAILURES_KEPT_S, CallStore, CannotOpenDatabase, StorageUnavailable, UserExists
 from .lock import DatabaseLock
 from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
@@ -27,50 +28,101 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY,
-    ref TEXT NOT NULL UNIQUE,
-    direction TEXT NOT NULL,
-    to_number TEXT NOT NULL,
-    from_number TEXT NOT NULL,
-    due_at REAL NOT NULL,
-    timezone TEXT NOT NULL,
-    status TEXT NOT NULL,
-    joke TEXT,
-    call_control_id TEXT UNIQUE,
-    hangup_cause TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS calls_by_status_due ON calls (status, due_at);
-CREATE TABLE IF NOT EXISTS call_events (
-    id INTEGER PRIMARY KEY,
-    call_id INTEGER NOT NULL REFERENCES calls (id),
-    at REAL NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS call_events_by_call ON call_events (call_id, id);
-CREATE TABLE IF NOT EXISTS webhook_events (
-    event_id TEXT PRIMARY KEY,
-    event_type TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    body BLOB NOT NULL,
-    processed_at REAL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_events_unprocessed ON webhook_events (received_at) WHERE processed_at IS NULL;
-CREATE TABLE IF NOT EXISTS write_probe (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    written_at REAL NOT NULL
-);
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: calls, their timelines, webhook events: the schema of every database made before
+    # versions were numbered (version 0). IF NOT EXISTS lets such a database through unchanged.
+    (
+        """CREATE TABLE IF NOT EXISTS calls (
+            id INTEGER PRIMARY KEY,
+            ref TEXT NOT NULL UNIQUE,
+            direction TEXT NOT NULL,
+            to_number TEXT NOT NULL,
+            from_number TEXT NOT NULL,
+            due_at REAL NOT NULL,
+            timezone TEXT NOT NULL,
+            status TEXT NOT NULL,
+            joke TEXT,
+            call_control_id TEXT UNIQUE,
+            hangup_cause TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS calls_by_status_due ON calls (status, due_at)",
+        """CREATE TABLE IF NOT EXISTS call_events (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER NOT NULL REFERENCES calls (id),
+            at REAL NOT NULL,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS call_events_by_call ON call_events (call_id, id)",
+        """CREATE TABLE IF NOT EXISTS webhook_events (
+            event_id TEXT PRIMARY KEY,
+            event_type TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            body BLOB NOT NULL,
+            processed_at REAL,
+            error TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS webhook_events_unprocessed ON webhook_events (received_at)"
+        " WHERE processed_at IS NULL",
+        """CREATE TABLE IF NOT EXISTS write_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            written_at REAL NOT NULL
+        )""",
+    ),
+    # 2: users, their API keys, failed sign-ins; each call's owner.
+    (
+        # name_key is the name case-folded (SQLite's own lower() folds only ASCII letters).
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            is_admin INTEGER NOT NULL,
+            password_hash TEXT,
+            created_at REAL NOT NULL,
+            disabled_at REAL
+        )""",
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            name TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            revoked_at REAL
+        )""",
+        "CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)",
+        """CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            name_key TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX login_failures_by_name ON login_failures (name_key, at)",
+        "CREATE INDEX login_failures_by_address ON login_failures (address, at)",
+        "CREATE INDEX login_failures_by_time ON login_failures (at)",
+        "ALTER TABLE calls ADD COLUMN owner_id INTEGER REFERENCES users (id)",
+        "CREATE INDEX calls_by_owner_due ON calls (owner_id, due_at)",
+    ),
+)
+"""The statements that bring a database from each version (``PRAGMA user_version``) to the next.
+
+A change to the schema is a new entry at the end; an entry, once released, never changes,
+since databases out there have run it.
 """
+SCHEMA_VERSION = len(MIGRATIONS)
+SCHEMA = "".join(f"{statement};\n" for statements in MIGRATIONS for statement in statements) + (
+    f"PRAGMA user_version = {SCHEMA_VERSION};\n"
+)
+"""The whole schema as one script, for a tool that fills an empty database by hand (the benchmarks)."""
 
 _CALL_COLUMNS = (
     "id, ref, direction, to_number, from_number, due_at, timezone, status, joke, call_control_id, "
-    "hangup_cause, created_at, updated_at"
+    "hangup_cause, owner_id, created_at, updated_at"
 )
+_USER_COLUMNS = "id, name, is_admin, password_hash, created_at, disabled_at"
+_KEY_COLUMNS = "id, user_id, name, secret_hash, created_at, last_used_at, revoked_at"
 
 
 class SqliteCallStore(CallStore):
@@ -83,14 +135,22 @@ class SqliteCallStore(CallStore):
     idle. WAL lets the two work at once. Each method hands over one function that does
     all of its SQL, so a method costs one trip to a thread, however many statements it runs.
 
-    One process at a time: the store holds a :class:`DatabaseLock` while it is open.
+    One process at a time: the store holds a :class:`DatabaseLock` while it is open
+    (unless opened with ``exclusive=False``, for a short edit beside the running service).
+    The database and the files SQLite keeps beside it are readable by their owner alone:
+    they hold password hashes and every number ever booked.
     A write that SQLite refuses for want of storage (see :func:`is_storage_fault`)
     raises :class:`StorageUnavailable`; the first such failure is logged as a warning,
     and the first write to succeed after it as the recovery.
     """
 
     def __init__(
-        self, path: str | Path, writer: SqliteThread, reader: SqliteThread, clock: Clock, lock: DatabaseLock
+        self,
+        path: str | Path,
+        writer: SqliteThread,
+        reader: SqliteThread,
+        clock: Clock,
+        lock: DatabaseLock | None,
     ) -> None:
         self._path = path
         self._writer = writer
@@ -103,36 +163,42 @@ class SqliteCallStore(CallStore):
         """When a write last succeeded (the clock's epoch seconds)."""
 
     @classmethod
-    async def open(cls, path: str | Path, clock: Clock, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Self:
-        """Lock the database for this process, then connect the writer and the reader.
+    async def open(
+        cls, path: str | Path, clock: Clock, *, busy_timeout_s: float = BUSY_TIMEOUT_S, exclusive: bool = True
+    ) -> Self:
+        """Lock the database for this process (see ``exclusive``), then connect the writer and the reader.
 
+        A database made by an earlier version is brought up to date (see :data:`MIGRATIONS`).
         Raises :class:`DatabaseInUse` when another process has it open.
 
         :param busy_timeout_s: how long a write waits for another program's lock on the file
             before it fails with :class:`StorageUnavailable`.
+        :param exclusive: False to open it without the lock, beside a service that holds it:
+            for the command line that edits users, never to run calls (two schedulers would
+            dial each call twice). SQLite's own locking keeps the two processes' writes apart.
         """
         if str(path) == ":memory:" or str(path).startswith("file:"):
             raise ValueError(f"database.path must name a file (got {path!r}): the schedule has to survive a restart")
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            lock = DatabaseLock.acquire(path)
+            _create_private(Path(path))
+            lock = DatabaseLock.acquire(path) if exclusive else None
         except OSError as exc:
             why = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
             raise _cannot_open(path, why) from exc
         try:
             writer, reader = await _connect(path, busy_timeout_s)
         except sqlite3.Error as exc:
-            lock.release()
+            _release(lock)
             raise _cannot_open(path, str(exc)) from exc
         except BaseException:
-            lock.release()
+            _release(lock)
             raise
         return cls(path, writer, reader, clock, lock)
 
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
-        self._lock.release()
+        _release(self._lock)
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run a write; a refusal for want of storage becomes :class:`StorageUnavailable`."""
@@ -173,6 +239,7 @@ class SqliteCallStore(CallStore):
         status: CallStatus,
         detail: str,
         call_control_id: str | None = None,
+        owner_id: int | None = None,
     ) -> Call:
         now = self._clock.time()
         ref = unique_id()
@@ -181,8 +248,8 @@ class SqliteCallStore(CallStore):
         def insert(db: sqlite3.Connection) -> int:
             cursor = db.execute(
                 "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, call_control_id,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ref, direction, to, from_, due_at, timezone, status, call_control_id, now, now),
+                " owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ref, direction, to, from_, due_at, timezone, status, call_control_id, owner_id, now, now),
             )
             assert cursor.lastrowid is not None
             _insert_event(db, cursor.lastrowid, now, status, detail)
@@ -201,6 +268,7 @@ class SqliteCallStore(CallStore):
             timezone=timezone,
             status=status,
             call_control_id=call_control_id,
+            owner_id=owner_id,
             created_at=created,
             updated_at=created,
             events=(TimelineEntry(created, status, detail),),
@@ -260,13 +328,23 @@ class SqliteCallStore(CallStore):
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
-        self, *, statuses: Iterable[CallStatus] | None = None, limit: int = 50, upcoming: bool = False
+        self,
+        *,
+        statuses: Iterable[CallStatus] | None = None,
+        limit: int = 50,
+        upcoming: bool = False,
+        owner_id: int | None = None,
     ) -> list[Call]:
-        where, params = "", []
+        conditions: list[str] = []
+        params: list[object] = []
         if statuses is not None:
-            wanted = list(statuses)
-            where = f" WHERE status IN ({', '.join('?' * len(wanted))})"
-            params = [str(status) for status in wanted]
+            wanted = [str(status) for status in statuses]
+            conditions.append(f"status IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if owner_id is not None:
+            conditions.append("owner_id = ?")
+            params.append(owner_id)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         order = "due_at ASC, id ASC" if upcoming else "due_at DESC, id DESC"
         sql = f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?"
         return await self._reader.run(lambda db: _calls(db, sql, (*params, limit)))
@@ -324,6 +402,99 @@ class SqliteCallStore(CallStore):
         rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(limit + len(exclude),)))
         return [(event_id, bytes(body)) for event_id, body in rows if event_id not in exclude][:limit]
 
+    async def add_user(self, *, name: str, password_hash: str | None, is_admin: bool) -> User:
+        now = self._clock.time()
+        sql = (
+            "INSERT INTO users (name, name_key, is_admin, password_hash, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (name_key) DO NOTHING"
+        )
+        params = (name, _name_key(name), is_admin, password_hash, now)
+        user_id = await self._write(partial(_insert, sql=sql, params=params))
+        if user_id is None:
+            raise UserExists(name)
+        return User(
+            id=user_id, name=name, is_admin=is_admin, password_hash=password_hash, created_at=epoch_to_datetime(now)
+        )
+
+    async def get_user(self, user_id: int) -> User | None:
+        return await self._reader.run(partial(_user_by, column="id", value=user_id))
+
+    async def find_user(self, name: str) -> User | None:
+        return await self._reader.run(partial(_user_by, column="name_key", value=_name_key(name)))
+
+    async def list_users(self) -> list[User]:
+        sql = f"SELECT {_USER_COLUMNS} FROM users ORDER BY name_key, id"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql))
+        return [_user_from_row(row) for row in rows]
+
+    async def has_users(self) -> bool:
+        rows = await self._reader.run(partial(_fetch_all, sql="SELECT EXISTS (SELECT 1 FROM users)"))
+        return bool(rows[0][0])
+
+    async def set_password_hash(self, user_id: int, password_hash: str | None) -> bool:
+        sql = "UPDATE users SET password_hash = ? WHERE id = ?"
+        return await self._write(partial(_changes_one, sql=sql, params=(password_hash, user_id)))
+
+    async def disable_user(self, user_id: int) -> User | None:
+        now = self._clock.time()
+
+        def disable(db: sqlite3.Connection) -> User | None:
+            db.execute("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (now, user_id))
+            return _user_by(db, "id", user_id)
+
+        return await self._write(disable)
+
+    async def add_api_key(self, *, user_id: int, key_id: str, name: str, secret_hash: str) -> ApiKey:
+        now = self._clock.time()
+        sql = (
+            "INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING"
+        )
+        if await self._write(partial(_insert, sql=sql, params=(key_id, user_id, name, secret_hash, now))) is None:
+            raise ValueError(f"an API key with the id {key_id!r} exists already: make the key again")
+        return ApiKey(id=key_id, user_id=user_id, name=name, secret_hash=secret_hash, created_at=epoch_to_datetime(now))
+
+    async def find_api_key(self, key_id: str) -> ApiKey | None:
+        return await self._reader.run(partial(_key_by, key_id=key_id))
+
+    async def list_api_keys(self, user_id: int) -> list[ApiKey]:
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE user_id = ? ORDER BY created_at DESC, rowid DESC"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(user_id,)))
+        return [_key_from_row(row) for row in rows]
+
+    async def revoke_api_key(self, user_id: int, key_id: str) -> ApiKey | None:
+        now = self._clock.time()
+        sql = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?"
+
+        def revoke(db: sqlite3.Connection) -> ApiKey | None:
+            return _key_by(db, key_id) if _changes_one(db, sql, (now, key_id, user_id)) else None
+
+        return await self._write(revoke)
+
+    async def touch_api_key(self, key_id: str, used_at: float) -> None:
+        sql = "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?), ?) WHERE id = ?"
+        await self._write(partial(_execute, sql=sql, params=(used_at, used_at, key_id)))
+
+    async def record_login_failure(self, *, name: str, address: str) -> None:
+        now = self._clock.time()
+
+        def record(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM login_failures WHERE at < ?", (now - LOGIN_FAILURES_KEPT_S,))
+            sql = "INSERT INTO login_failures (name_key, address, at) VALUES (?, ?, ?)"
+            db.execute(sql, (_name_key(name), address, now))
+
+        await self._write(record)
+
+    async def login_failures(self, *, name: str, address: str, since: float) -> tuple[int, int, float | None]:
+        key = _name_key(name)
+        sql = (
+            "SELECT COALESCE(SUM(name_key = ?), 0), COALESCE(SUM(address = ?), 0), MIN(at) FROM login_failures"
+            " WHERE at > ? AND (name_key = ? OR address = ?)"
+        )
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(key, address, since, key, address)))
+        by_name, by_address, oldest = rows[0]
+        return by_name, by_address, oldest
+
     async def ping(self) -> None:
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
         if self._write_fault is not None or self._clock.time() - self._written_at >= WRITE_PROBE_AFTER_S:
@@ -339,11 +510,40 @@ def _cannot_open(path: str | Path, why: str) -> CannotOpenDatabase:
     )
 
 
+def _release(lock: DatabaseLock | None) -> None:
+    if lock is not None:
+        lock.release()
+
+
+def _create_private(path: Path) -> None:
+    """Make the database's folder (0700) and an empty database file (0600) unless they exist.
+
+    SQLite would make the file readable by everyone (0644 less the umask), and it gives the
+    -wal and -shm files it keeps beside it the database's own mode; the database holds
+    password hashes and every number booked. An existing file is left as it is: its mode
+    is its owner's choice. SQLite takes an empty file for an empty database.
+    """
+    _create_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _create_folder(folder: Path) -> None:
+    """Make the folder and any missing above it, each 0700 (``mkdir -p`` would give the upper ones 0755)."""
+    if folder.is_dir():
+        return
+    _create_folder(folder.parent)
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
 async def _connect(path: str | Path, busy_timeout_s: float) -> tuple[SqliteThread, SqliteThread]:
     writer = await SqliteThread.open(
         path,
         group_commit=True,
-        setup=_set_up_writer,
+        setup=partial(_set_up_writer, path=path),
         name="sqlite writer",
         busy_timeout_s=busy_timeout_s,
         checkpoint_every=CHECKPOINT_EVERY,
@@ -385,12 +585,38 @@ SCHEDULED_PAGE = 1000
 """Calls read per query by :meth:`SqliteCallStore.scheduled`."""
 
 
-def _set_up_writer(db: sqlite3.Connection) -> None:
+def _set_up_writer(db: sqlite3.Connection, path: str | Path) -> None:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
-    db.executescript(SCHEMA)
+    _migrate(db, path)
+
+
+def _migrate(db: sqlite3.Connection, path: str | Path) -> None:
+    """Bring the schema up to :data:`SCHEMA_VERSION`, in one transaction.
+
+    BEGIN IMMEDIATE takes the write lock before the version is read, so that two processes
+    opening the same old database (the service and the command line) cannot both migrate it.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CannotOpenDatabase(
+                f"the database {path} has schema version {version}, made by a newer Dial-A-Joke"
+                f" (this one knows versions up to {SCHEMA_VERSION}): run the newer version, or set database.path"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    if version < SCHEMA_VERSION:
+        logger.info("database %s: schema brought from version %d to %d", path, version, SCHEMA_VERSION)
 
 
 def _set_up_reader(db: sqlite3.Connection) -> None:
@@ -409,6 +635,58 @@ def _execute_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]
 
 def _fetch_all(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
     return db.execute(sql, params).fetchall()
+
+
+def _insert(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int | None:
+    """Run an INSERT ... ON CONFLICT DO NOTHING: the new row's id, or None when it conflicted."""
+    cursor = db.execute(sql, params)
+    return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+def _changes_one(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> bool:
+    return db.execute(sql, params).rowcount == 1
+
+
+def _name_key(name: str) -> str:
+    """What names are compared by: SQLite's lower() folds ASCII letters only, so Python folds them."""
+    return name.casefold()
+
+
+def _user_by(db: sqlite3.Connection, column: str, value: object) -> User | None:
+    row = db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {column} = ?", (value,)).fetchone()
+    return _user_from_row(row) if row is not None else None
+
+
+def _user_from_row(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        is_admin=bool(row["is_admin"]),
+        password_hash=row["password_hash"],
+        created_at=epoch_to_datetime(row["created_at"]),
+        disabled_at=_maybe_datetime(row["disabled_at"]),
+    )
+
+
+def _key_by(db: sqlite3.Connection, key_id: str) -> ApiKey | None:
+    row = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+    return _key_from_row(row) if row is not None else None
+
+
+def _key_from_row(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        secret_hash=row["secret_hash"],
+        created_at=epoch_to_datetime(row["created_at"]),
+        last_used_at=_maybe_datetime(row["last_used_at"]),
+        revoked_at=_maybe_datetime(row["revoked_at"]),
+    )
+
+
+def _maybe_datetime(ts: float | None) -> datetime | None:
+    return None if ts is None else epoch_to_datetime(ts)
 
 
 def _insert_event(db: sqlite3.Connection, call_id: int, at: float, status: CallStatus, detail: str) -> None:
@@ -456,6 +734,7 @@ def _call_from_row(row: sqlite3.Row, events: tuple[TimelineEntry, ...]) -> Call:
         joke=row["joke"],
         call_control_id=row["call_control_id"],
         hangup_cause=row["hangup_cause"],
+        owner_id=row["owner_id"],
         created_at=epoch_to_datetime(row["created_at"]),
         updated_at=epoch_to_datetime(row["updated_at"]),
         events=events,
