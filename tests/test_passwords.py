@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
+from dialajoke.accounts import WeakPassword
 from dialajoke.accounts.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
     UNKNOWN_USER_HASH,
-    WeakPassword,
     hash_password,
     needs_rehash,
     verify_password,

@@ -11,6 +11,8 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .errors import WeakPassword
+
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 """Long passphrases are welcome; the cap only keeps one request from costing much more than another."""
@@ -23,10 +25,6 @@ UNKNOWN_USER_HASH = "$argon2id$v=19$m=65536,t=3,p=4$dQdNMP2khA0c3eJXA6tjdw$qCt4d
 It costs what a real user's does, so the time a refusal takes does not say whether the
 name exists. Its password is random and was thrown away: nothing matches it.
 """
-
-
-class WeakPassword(ValueError):
-    """A new password breaks the rules; the message says which."""
 
 
 def check_rules(password: str) -> None:
@@ -43,6 +41,11 @@ async def hash_password(password: str) -> str:
     :raises WeakPassword: see :func:`check_rules`.
     """
     check_rules(password)
+    return await renew_hash(password)
+
+
+async def renew_hash(password: str) -> str:
+    """A hash of today's costs for a password that has just been verified (the rules may have changed since)."""
     return await asyncio.to_thread(_HASHER.hash, password)
 
 
