@@ -1,4 +1,4 @@
-"""python -m dialajoke [--config PATH]: run the service."""
+"""python -m dialajoke [--config PATH] [users ...]: run the service, or manage its users."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import keys
+from . import keys, users_cli
 from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
@@ -34,7 +34,10 @@ class CannotListen(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dialajoke", description="Run the Dial-A-Joke service.")
     parser.add_argument("-c", "--config", default=str(DEFAULT_CONFIG_PATH), help="settings file (JSON)")
+    users_cli.add_parser(parser.add_subparsers(dest="command", metavar="COMMAND", title="with no command, serve"))
     args = parser.parse_args(argv)
+    if args.command == "users":
+        return users_cli.main(args)
     try:
         config = load_config(args.config, os.environ)
         configure_logging(config.log_level)

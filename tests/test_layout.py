@@ -35,7 +35,7 @@ def module_names() -> list[str]:
     return names
 
 
-WIRING = frozenset({"dialajoke.__main__", "dialajoke.app"})
+WIRING = frozenset({"dialajoke.__main__", "dialajoke.app", "dialajoke.users_cli"})
 
 
 def unit_of(module: str) -> str:
