@@ -24,6 +24,10 @@ from .logs import configure_logging
 from .models import ApiKey, User
 from .store import CannotOpenDatabase, SqliteCallStore, StorageUnavailable
 
+DESCRIPTION = (
+    "Manage users and their API keys, with the service's own settings (--config, DIALAJOKE_*), even while it runs."
+    " A command that makes a key prints it as the last line of its output."
+)
 DEFAULT_KEY_NAME = "default"
 QUIET_LOG_LEVEL = "WARNING"
 """Each action says what it did; what the store tells the service's log (a schema brought up to date) is noise here."""
@@ -37,7 +41,7 @@ class Refused(Exception):
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``users`` command and its actions, under the service's own parser."""
-    users = commands.add_parser("users", help="manage users and their API keys", description=__doc__.split("\n")[0])
+    users = commands.add_parser("users", help="manage users and their API keys", description=DESCRIPTION)
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     add = actions.add_parser("add", help="add a user and print a new API key for them (last line)")

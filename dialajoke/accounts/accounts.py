@@ -62,6 +62,8 @@ def check_key_name(name: str) -> None:
 
 
 class Accounts:
+    """Users, sign-in, API keys and sessions, on a store; one per process, shared by every request."""
+
     def __init__(self, store: CallStore, clock: Clock, settings: AuthConfig) -> None:
         self._store = store
         self._clock = clock
