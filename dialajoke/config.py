@@ -295,7 +295,7 @@ class AuthConfig(_Section):
     max_login_failures: NonNegativeInt = Field(
         5, description="failed sign-ins per name, and per address, before further tries are refused (429); 0: off"
     )
-    login_window_s: PositiveInt = Field(900, description="the window in which failed sign-ins are counted (s)")
+    login_window_s: int = Field(900, ge=1, le=86400, description="the window in which failed sign-ins are counted (s)")
     login_failure_delay_s: NonNegativeFloat = Field(
         1.0, description="a failed sign-in is answered after this pause, to slow down guessing (s)"
     )
