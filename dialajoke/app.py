@@ -27,6 +27,7 @@ from .store import SqliteCallStore
 from .telnyx import SignatureVerifier, TelnyxClient, service_level_for, speak_problems
 from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
 from .web.security import refuse_cross_site, security_headers
+from .web.slow_clients import read_body_in_time
 from .web.static import setup_static
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
             request_id_middleware,
             error_middleware,
             refuse_cross_site(config),
+            read_body_in_time(config.http.body_timeout_s),
         ],
         client_max_size=config.http.client_max_size,
     )

@@ -109,6 +109,10 @@ PROBLEM_TYPES = {
         " so); the service takes changes only from its own pages, and /api answers only the origins in"
         " cors.origins.",
     ),
+    "request-timeout": (
+        "Request body too slow",
+        "The request body did not arrive within http.body_timeout_s of its headers; send it in one go.",
+    ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
     "storage-unavailable": (
         "Storage unavailable",
