@@ -21,6 +21,7 @@ from .app import create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
 from .store import CannotOpenDatabase
+from .web.slow_clients import CappedSockSite
 
 logger = logging.getLogger("dialajoke")
 
@@ -54,11 +55,31 @@ def main(argv: list[str] | None = None) -> int:
     if warning := webhook_port_warning(config):
         logger.warning("%s", warning)
     try:
-        web.run_app(app, sock=sock, print=None, shutdown_timeout=config.http.shutdown_grace_s)
+        asyncio.run(serve(app, sock, config))
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
     except CannotOpenDatabase as exc:
         print(f"dialajoke: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def serve(app: web.Application, sock: socket.socket, config: Config) -> None:
+    """Serve ``app`` on ``sock`` until a stop signal, as ``web.run_app`` does, but with at most
+    http.max_connections connections open at once (web/slow_clients.py).
+
+    A stop signal raises ``web.GracefulExit`` out of the loop; ``asyncio.run`` then cancels
+    this coroutine, whose cleanup closes the connections (waiting up to
+    http.shutdown_grace_s for requests in flight) and then the app.
+    """
+    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=config.http.shutdown_grace_s)
+    await runner.setup()
+    try:
+        site = CappedSockSite(runner, sock, max_connections=config.http.max_connections, clock=app[keys.CLOCK])
+        await site.start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def webhook_port_warning(config: Config) -> str | None:

@@ -26,6 +26,9 @@ from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
 from .telnyx import SignatureVerifier, TelnyxClient, service_level_for, speak_problems
 from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
+from .web.security import refuse_cross_site, security_headers
+from .web.slow_clients import read_body_in_time
+from .web.static import setup_static
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +37,22 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     """Config in, app out. ``clock`` is for tests that move time by hand."""
     check_voice(config.telnyx)
     app = web.Application(
-        middlewares=[metrics_middleware, request_id_middleware, error_middleware],
+        middlewares=[
+            metrics_middleware,
+            request_id_middleware,
+            error_middleware,
+            refuse_cross_site(config),
+            read_body_in_time(config.http.body_timeout_s),
+        ],
         client_max_size=config.http.client_max_size,
     )
+    app.on_response_prepare.append(security_headers(config.public_url))
     app[keys.METRICS] = Metrics()
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.STARTED_AT] = time.monotonic()
     _setup_templates(app, config)
+    setup_static(app, Path(config.static_dir))
     setup_routes(app, config.cors)
     if not config.telnyx.is_live:
         simulator = TelnyxSimulator(app[keys.CLOCK], config.webhook_url, config.simulator.time_scale)

@@ -295,7 +295,7 @@ class AuthConfig(_Section):
     max_login_failures: NonNegativeInt = Field(
         5, description="failed sign-ins per name, and per address, before further tries are refused (429); 0: off"
     )
-    login_window_s: PositiveInt = Field(900, description="the window in which failed sign-ins are counted (s)")
+    login_window_s: int = Field(900, ge=1, le=86400, description="the window in which failed sign-ins are counted (s)")
     login_failure_delay_s: NonNegativeFloat = Field(
         1.0, description="a failed sign-in is answered after this pause, to slow down guessing (s)"
     )
@@ -320,8 +320,14 @@ class MetricsConfig(_Section):
 
 class CorsConfig(_Section):
     origins: Origins = Field(
-        (), description="origins allowed to call `/api` from a browser (`*` for any; never with cookies)"
+        (), description="origins allowed to call `/api` from a browser (`*` alone for any; never with cookies)"
     )
+
+    @model_validator(mode="after")
+    def _any_origin_stands_alone(self) -> Self:
+        if "*" in self.origins and len(self.origins) > 1:
+            raise Refusal("origins", "lists `*` beside other origins: `*` allows every origin, so list it alone")
+        return self
 
 
 class Config(BaseSettings):
@@ -336,6 +342,9 @@ class Config(BaseSettings):
         description="where Telnyx reaches the service; webhooks go to `public_url` + `/webhook`",
     )
     templates_dir: str = Field("templates", description="the folder of the Jinja2 templates")
+    static_dir: str = Field(
+        "static", description="the folder of the page's script and stylesheet, served at `/static/`"
+    )
     log_level: LogLevel = Field("INFO", description="how much the service logs: `DEBUG`, `INFO`, `WARNING` or `ERROR`")
     http: HttpConfig = HttpConfig()
     telnyx: TelnyxConfig = TelnyxConfig()

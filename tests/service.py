@@ -30,6 +30,7 @@ def service_config(database: Path, **changes: Any) -> Config:
     config = Config(
         public_url=f"http://127.0.0.1:{port}",
         templates_dir=str(PROJECT / "templates"),
+        static_dir=str(PROJECT / "static"),
         http=HttpConfig(host="127.0.0.1", port=port),
         database=DatabaseConfig(path=str(database)),
         simulator=SimulatorConfig(time_scale=0.0),

@@ -12,6 +12,7 @@ the page looks like after a completed call.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import re
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from .service import Service
 
@@ -112,24 +113,39 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPage]:
-    """Open the booking page in a fresh browser profile living in ``timezone_id``.
+    """Open the booking page in a fresh browser profile living in ``timezone_id``; fail if its console shows an error.
 
     The page's clock starts at the service's "now" and then runs on, so the form offers a
     time the service accepts; ``page.clock.run_for`` fires the page's timers at once.
     """
     contexts: list[BrowserContext] = []
+    console_errors: list[str] = []
 
     async def open_page(timezone_id: str = "UTC") -> Page:
         context = await browser.new_context(base_url=service.config.public_url, timezone_id=timezone_id, locale="en-US")
         contexts.append(context)
         await context.clock.install(time=service.clock.time())
         page = await context.new_page()
+        page.on("console", functools.partial(_keep_errors, console_errors))
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
         await page.goto("/")
         return page
 
     yield open_page
     for context in contexts:
         await context.close()
+    assert [error for error in console_errors if not _is_a_refused_form(error)] == []
+
+
+def _keep_errors(errors: list[str], message: ConsoleMessage) -> None:
+    """The console's errors, where a Content-Security-Policy violation would show."""
+    if message.type == "error":
+        errors.append(f"{message.text} ({message.location['url']})")
+
+
+def _is_a_refused_form(console_error: str) -> bool:
+    """A form answered 400 is logged by the browser as a failed load: the service's answer, not a page error."""
+    return console_error.startswith("Failed to load resource: the server responded with a status of 400")
 
 
 async def fill_in(page: Page, to: str, date: str, at: str) -> None:

@@ -316,6 +316,11 @@ def test_nan_from_the_environment_is_refused_naming_the_key(tmp_path: Path, name
             "cors.origins[1] must be '*' or an http(s) origin, not 'ftp://b.example'",
             id="list-item",
         ),
+        pytest.param(
+            {"cors": {"origins": ["*", "https://a.example"]}},
+            "cors.origins lists `*` beside other origins: `*` allows every origin, so list it alone",
+            id="any-origin-beside-others",
+        ),
     ],
 )
 def test_a_value_out_of_bounds_is_refused_saying_what_would_do(

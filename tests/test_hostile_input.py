@@ -81,3 +81,24 @@ async def test_faults_can_be_set_over_http_from_this_machine(service: Service) -
 
     assert response.status == 200
     assert list(service.simulator.faults.api_failures) == ["429", "429"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"response_delay_s": NaN}',
+        b'{"hang_s": Infinity}',
+        b'{"response_delay_s": -Infinity}',
+        b'{"hang_s": 1e999}',
+        b'{"fail_next": {"count": Infinity, "how": "503"}}',
+        b'{"fail_next": {"count": NaN, "how": "503"}}',
+    ],
+)
+async def test_fault_injection_refuses_nan_and_infinity_saying_so(service: Service, body: bytes) -> None:
+    response = await service.client.post("/simulator/faults", data=body, headers={"Content-Type": JSON})
+
+    assert response.status == 422
+    [error] = (await response.json())["errors"]
+    assert "not NaN or Infinity" in error["detail"] or "whole number" in error["detail"]
+    assert (service.simulator.faults.response_delay_s, service.simulator.faults.hang_s) == (0.0, 30.0)
+    assert not service.simulator.faults.api_failures

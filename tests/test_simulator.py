@@ -305,3 +305,24 @@ async def test_a_webhook_refused_every_time_is_given_up_and_logged(
     assert len(naps.delays) == 3
     assert [event["event_type"] for event in telnyx.receiver.events] == ["call.answered"]
     assert f"gave up delivering call.initiated for {dialed['call_control_id']}" in caplog.text
+
+
+# Its memory is capped
+
+
+async def test_past_its_cap_the_simulator_forgets_the_oldest_ended_calls_first(telnyx: Telnyx) -> None:
+    telnyx.simulator.max_calls = 2
+    ended = await telnyx.dial("call-1:dial")
+    await telnyx.idle()
+    await telnyx.action(ended["call_control_id"], "hangup", command_id="call-1:hangup")
+    await telnyx.idle()
+    oldest_live = await telnyx.dial("call-2:dial")
+
+    third = await telnyx.dial("call-3:dial")
+    kept_after_third = list(telnyx.simulator.calls)
+    fourth = await telnyx.dial("call-4:dial")
+
+    assert kept_after_third == [oldest_live["call_control_id"], third["call_control_id"]]
+    assert list(telnyx.simulator.calls) == [third["call_control_id"], fourth["call_control_id"]]
+    status, _ = await telnyx.action(oldest_live["call_control_id"], "hangup", command_id="call-2:hangup")
+    assert status == 422

@@ -102,14 +102,28 @@ async def test_the_database_and_the_files_beside_it_are_readable_by_their_owner_
     assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600, ".lock": 0o600}
 
 
-async def test_an_existing_database_keeps_its_mode(database: Path, clock: ManualClock, everyday_umask: None) -> None:
-    """The owner chose it (a group that makes backups, say): the store only sets the mode of what it creates."""
+async def test_an_existing_database_keeps_its_mode_with_a_warning(
+    database: Path, clock: ManualClock, everyday_umask: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The owner chose it (a group that makes backups, say): the store only sets the mode of what it creates,
+    but says what an open mode exposes."""
     os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o640))
 
     opened = await SqliteCallStore.open(database, clock)
     await opened.close()
 
     assert mode_of(database) == 0o640
+    assert f"database {database} can be read by other users of this machine (mode 0o640)" in caplog.text
+
+
+async def test_a_private_database_opens_without_a_warning(
+    database: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(2):
+        opened = await SqliteCallStore.open(database, clock)
+        await opened.close()
+
+    assert "can be read by other users" not in caplog.text
 
 
 async def test_a_refused_move_leaves_the_database_free_for_other_writers(

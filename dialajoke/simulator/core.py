@@ -32,6 +32,8 @@ SIMULATOR_NUMBER = "+12025550100"
 RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
+MAX_CALLS = 1000
+"""Calls the simulator remembers; past this, the oldest ended ones are forgotten first."""
 WEBHOOK_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.2, max_delay_s=4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""
 
@@ -96,6 +98,10 @@ class TelnyxSimulator:
 
     :param webhook_url: the Call Control App's webhook URL, used for inbound calls.
     :param webhook_retry: how a webhook the service does not take is delivered again.
+    :ivar max_calls: how many calls are remembered (and listed by ``GET /calls``), so that a
+        simulator left running does not grow without end. Past it the oldest ended calls are
+        forgotten first, and only when every call is in progress the oldest of those, which
+        then answers commands as an unknown call.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class TelnyxSimulator:
         self.public_key = public_key_b64(self.signing_key)
         self.number = number
         self.calls: dict[str, SimulatedCall] = {}
+        self.max_calls = MAX_CALLS
         self._clock = clock
         self._webhook_url = webhook_url
         self._time_scale = time_scale
@@ -172,7 +179,7 @@ class TelnyxSimulator:
         call = self._new_outbound_call(body)
         if command_id:
             self._dial_commands[str(command_id)] = (self._clock.time(), call.call_control_id)
-        self.calls[call.call_control_id] = call
+        self._remember(call)
         self.most_live = max(self.most_live, self.live)
         logger.info("simulator: dialing %s (%s)", call.to, call.behaviour.value)
         if self.faults.webhooks_before_dial_response:
@@ -184,7 +191,22 @@ class TelnyxSimulator:
         seen = self._dial_commands.get(str(command_id)) if command_id else None
         if seen is None or self._clock.time() - seen[0] > COMMAND_ID_WINDOW_S:
             return None
-        return self.calls[seen[1]]
+        return self.calls.get(seen[1])
+
+    def _remember(self, call: SimulatedCall) -> None:
+        """Keep ``call``, forgetting the oldest others past :attr:`max_calls`: ended ones first."""
+        self.calls[call.call_control_id] = call
+        excess = len(self.calls) - self.max_calls
+        if excess <= 0:
+            return
+        others = [known for known in self.calls.values() if known is not call]
+        ended = [known for known in others if known.state == "ended"]
+        in_progress = [known for known in others if known.state != "ended"]
+        for forgotten in (ended + in_progress)[:excess]:
+            del self.calls[forgotten.call_control_id]
+        self._dial_commands = {
+            command_id: seen for command_id, seen in self._dial_commands.items() if seen[1] in self.calls
+        }
 
     def _new_outbound_call(self, body: dict[str, Any]) -> SimulatedCall:
         for name in ("connection_id", "to", "from"):
@@ -271,7 +293,7 @@ class TelnyxSimulator:
             webhook_url=self._webhook_url,
             client_state=None,
         )
-        self.calls[call.call_control_id] = call
+        self._remember(call)
         self._play(self._send(call, "call.initiated", direction="incoming", state="parked"))
         return web.json_response({"data": call.summary()}, status=201)
 

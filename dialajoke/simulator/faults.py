@@ -7,6 +7,7 @@ sets them with ``POST /faults``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,15 +60,30 @@ class Faults:
         """Apply ``POST /faults`` settings, e.g. ``{"fail_next": {"count": 2, "how": "503"}}``."""
         for name, value in settings.items():
             if name == "fail_next" and isinstance(value, dict):
-                self.fail_next(int(value.get("count", 1)), str(value.get("how")))
+                self.fail_next(_whole_number("fail_next.count", value.get("count", 1)), str(value.get("how")))
             elif name in ("duplicate_webhooks", "webhooks_before_dial_response") and isinstance(value, bool):
                 setattr(self, name, value)
             elif name in ("dropped_events",) and isinstance(value, list):
                 self.dropped_events = {str(item) for item in value}
-            elif name in ("response_delay_s", "hang_s") and isinstance(value, int | float):
-                setattr(self, name, float(value))
+            elif name in ("response_delay_s", "hang_s"):
+                setattr(self, name, _seconds(name, value))
             else:
                 raise ValueError(f"cannot set {name!r} to {value!r}")
+
+
+def _whole_number(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    """A number of seconds; NaN and Infinity, which Python's JSON reader accepts, are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds, 0 or more (not NaN or Infinity), not {value!r}")
+    return float(value)
 
 
 def inject_faults(faults: Faults) -> Middleware:

@@ -527,8 +527,21 @@ def _create_private(path: Path) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except FileExistsError:
+        _warn_if_shared(path)
         return
     os.close(fd)
+
+
+def _warn_if_shared(path: Path) -> None:
+    """Say so when an existing database (one made before it held passwords, say) is open to other users."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        logger.warning(
+            "database %s can be read by other users of this machine (mode %s) and holds password hashes and"
+            " every number booked: chmod 600 it",
+            path,
+            oct(mode & 0o777),
+        )
 
 
 def _create_folder(folder: Path) -> None:

@@ -103,6 +103,16 @@ PROBLEM_TYPES = {
         "Malformed webhook event",
         "The body must be a Telnyx event envelope with data.id and data.event_type.",
     ),
+    "cross-site-request": (
+        "Cross-site request refused",
+        "A page of another site made the browser send this request (its Origin or Sec-Fetch-Site header says"
+        " so); the service takes changes only from its own pages, and /api answers only the origins in"
+        " cors.origins.",
+    ),
+    "request-timeout": (
+        "Request body too slow",
+        "The request body did not arrive within http.body_timeout_s of its headers; send it in one go.",
+    ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
     "storage-unavailable": (
         "Storage unavailable",

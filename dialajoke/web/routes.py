@@ -32,7 +32,9 @@ def setup_routes(app: web.Application, cors: CorsConfig) -> None:
 
 
 def _allow_cross_origin(app: web.Application, cors: CorsConfig, routes: list[web.AbstractRoute]) -> None:
+    """Let the browser apps of ``cors.origins`` call the API; never with the visitor's cookies."""
     options = aiohttp_cors.ResourceOptions(
+        allow_credentials=False,
         allow_headers=("Content-Type", "X-Request-ID"),
         expose_headers=("Location", "X-Request-ID"),
         allow_methods=("GET", "POST", "DELETE"),

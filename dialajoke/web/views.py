@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp_jinja2
@@ -13,6 +14,7 @@ from ..models import FINAL_STATUSES, CallStatus
 from .problems import PROBLEM_TYPES, Problem
 
 TABLE_ROWS = 50
+BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
 
 
@@ -40,7 +42,7 @@ async def book_call(request: web.Request) -> web.Response:
 
 async def calls_table(request: web.Request) -> web.Response:
     """Just the calls table, for the page to refresh itself without losing what is typed."""
-    context = {**await _calls_context(request), "booked": request.query.get("booked", "")}
+    context = {**await _calls_context(request), "booked": booked_id(request)}
     return aiohttp_jinja2.render_template("_calls.html", request, context)
 
 
@@ -53,6 +55,12 @@ async def problem_type(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("problem_type.html", request, context)
 
 
+def booked_id(request: web.Request) -> int | None:
+    """``?booked=``, the id of the call just booked, when it is one; anything else is ignored, never shown."""
+    value = request.query.get("booked", "")
+    return int(value) if BOOKED_ID.fullmatch(value) else None
+
+
 async def _render_index(
     request: web.Request, values: dict[str, str], errors: dict[str, str], status: int
 ) -> web.Response:
@@ -63,7 +71,7 @@ async def _render_index(
         "errors": errors,
         "default_timezone": app[keys.BOOKINGS].rules().default_timezone,
         "live": app[keys.CONFIG].telnyx.is_live,
-        "booked": request.query.get("booked", ""),
+        "booked": booked_id(request),
     }
     return aiohttp_jinja2.render_template("index.html", request, context, status=status)
 

@@ -1,0 +1,22 @@
+(function () {
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  var field = document.getElementById("timezone");
+  if (zone && field.dataset.chosen !== "true") {
+    field.value = zone;
+    var hint = document.getElementById("zone-hint");
+    if (hint) hint.textContent = "In " + zone + " time.";
+  }
+  var date = document.getElementById("date"), time = document.getElementById("time");
+  if (!date.value && !time.value) {
+    var soon = new Date(Date.now() + 60000), pad = function (n) { return String(n).padStart(2, "0"); };
+    date.value = soon.getFullYear() + "-" + pad(soon.getMonth() + 1) + "-" + pad(soon.getDate());
+    time.value = pad(soon.getHours()) + ":" + pad(soon.getMinutes()) + ":" + pad(soon.getSeconds());
+  }
+  var calls = document.getElementById("calls");
+  setInterval(function () {
+    fetch(calls.dataset.refresh, {headers: {"Accept": "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) calls.innerHTML = html; })
+      .catch(function () {});
+  }, 2000);
+})();
