@@ -12,12 +12,14 @@ import os
 import signal
 import socket
 import sys
+import warnings
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
 
 from . import keys, users_cli
-from .app import create_app
+from .app import NoUserYet, create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
 from .store import CannotOpenDatabase
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.main(args)
+    # aiohttp-session and aiohttp-jinja2 keep their state on the request under plain string keys,
+    # which aiohttp 3.14 frowns on.
+    warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_(session|jinja2)")
     try:
         config = load_config(args.config, os.environ)
         configure_logging(config.log_level)
@@ -58,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(app, sock, config))
     except (web.GracefulExit, KeyboardInterrupt):
         pass
-    except CannotOpenDatabase as exc:
+    except (CannotOpenDatabase, NoUserYet) as exc:
         print(f"dialajoke: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        # A setting found wrong only at start-up: the sign-in cookies' key file (session.key).
+        print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -160,6 +169,22 @@ async def _announce(app: web.Application) -> None:
     """Said once everything has opened, so that a start-up refused (database in use) never claims to serve."""
     config = app[keys.CONFIG]
     logger.info("serving on http://%s:%s (public URL %s)", config.http.host, config.http.port, config.public_url)
+    if keys.FIRST_ADMIN in app:
+        name, password = app[keys.FIRST_ADMIN]
+        _show_first_admin(config, name, password)
+
+
+def _show_first_admin(config: Config, name: str, password: str) -> None:
+    """Printed on the console, never logged: the only time anyone sees this password."""
+    sign_in = config.public_url.rstrip("/") + "/login"
+    print(
+        f"\n  First start: there was no user, so one is made. Sign in at {sign_in}\n"
+        f"  as {name!r} with the password {password}\n"
+        "  It is shown only this once: change it on the Account page"
+        f" (or: python -m dialajoke users password {name}).\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -15,20 +15,31 @@ import jinja2
 from aiohttp import web
 
 from . import __version__, keys
+from .accounts import Accounts, session_key
 from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, OfflineJokes, WebhookInbox
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .metrics import Metrics
-from .models import Call
+from .models import Access, Call
 from .retries import RetryPolicy
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
 from .store import SqliteCallStore
 from .telnyx import SignatureVerifier, TelnyxClient, service_level_for, speak_problems
-from .web import error_middleware, metrics_middleware, request_id_middleware, setup_routes
+from .web import (
+    access_middleware,
+    allow,
+    cookie_sessions,
+    csrf_middleware,
+    error_middleware,
+    metrics_middleware,
+    page_context,
+    request_id_middleware,
+    session_middleware,
+    setup_routes,
+)
 from .web.security import refuse_cross_site, security_headers
 from .web.slow_clients import read_body_in_time
-from .web.static import setup_static
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +54,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
             error_middleware,
             refuse_cross_site(config),
             read_body_in_time(config.http.body_timeout_s),
+            session_middleware,
+            access_middleware,
+            csrf_middleware,
         ],
         client_max_size=config.http.client_max_size,
     )
@@ -52,16 +66,19 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.STARTED_AT] = time.monotonic()
     _setup_templates(app, config)
-    setup_static(app, Path(config.static_dir))
-    setup_routes(app, config.cors)
+    setup_routes(app, config.cors, Path(config.static_dir))
     if not config.telnyx.is_live:
         simulator = TelnyxSimulator(app[keys.CLOCK], config.webhook_url, config.simulator.time_scale)
         app[keys.SIMULATOR] = simulator
-        app.add_subapp("/simulator", simulator.app())
+        simulator_app = simulator.app()
+        app.add_subapp("/simulator", simulator_app)
+        allow(app, Access.THIS_MACHINE, simulator_app.router)
     # The store opens first, so that a database in use by another process stops start-up
     # before anything else has started. Teardown runs in reverse: the queue stops first, then
     # the webhook inbox drains, then the HTTP session and the store close under it.
-    app.cleanup_ctx.extend([store_ctx, http_session_ctx, simulator_ctx, call_control_ctx, inbox_ctx, queue_ctx])
+    app.cleanup_ctx.extend(
+        [store_ctx, accounts_ctx, http_session_ctx, simulator_ctx, call_control_ctx, inbox_ctx, queue_ctx]
+    )
     return app
 
 
@@ -77,7 +94,12 @@ def _setup_templates(app: web.Application, config: Config) -> None:
     folder = Path(config.templates_dir)
     if not (folder / "index.html").is_file():
         raise ConfigError(f"templates_dir {str(folder)!r} has no index.html: point it at the project's templates/")
-    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(folder), autoescape=True)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,
+        context_processors=[aiohttp_jinja2.request_processor, page_context],
+    )
     env.filters["local_time"] = local_time
     env.globals["version"] = __version__
 
@@ -85,6 +107,28 @@ def _setup_templates(app: web.Application, config: Config) -> None:
 def local_time(call: Call) -> str:
     """When a call is due, on the clock of the person who booked it."""
     return call.at.astimezone(ZoneInfo(call.timezone)).strftime("%a %d %b %Y, %H:%M:%S %Z")
+
+
+class NoUserYet(Exception):
+    """Listening beyond this machine with no user at all: the first one is made from the command line."""
+
+
+async def accounts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the accounts; on a first start on this machine, make the first admin (shown once on the console)."""
+    config = app[keys.CONFIG]
+    accounts = Accounts(app[keys.STORE], app[keys.CLOCK], config.auth)
+    app[keys.ACCOUNTS] = accounts
+    app[keys.SESSIONS] = cookie_sessions(config, session_key(config))
+    if config.is_public and not await app[keys.STORE].has_users():
+        raise NoUserYet(
+            f"no user yet, and http.host {config.http.host!r} reaches beyond this machine: make the first one with"
+            " python -m dialajoke users add NAME --admin, then start again"
+        )
+    first_admin = await accounts.ensure_first_admin()
+    if first_admin is not None:
+        user, password = first_admin
+        app[keys.FIRST_ADMIN] = (user.name, password)
+    yield
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:

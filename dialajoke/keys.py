@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from .accounts import Accounts
 from .calls import Bookings, CallControl, JokeSource, WebhookInbox
 from .clock import Clock
 from .config import Config
 from .metrics import Metrics
+from .models import Access, Principal
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
 from .store import CallStore
@@ -29,4 +32,12 @@ VERIFIER = web.AppKey("verifier", SignatureVerifier)
 METRICS = web.AppKey("metrics", Metrics)
 INBOX = web.AppKey("inbox", WebhookInbox)
 
+ACCOUNTS = web.AppKey("accounts", Accounts)
+ACCESS_RULES = web.AppKey("access_rules", dict[web.AbstractRoute, Access])
+SESSIONS = web.AppKey("sessions", Middleware)
+"""aiohttp-session's middleware, made at start-up once the cookie key can be read."""
+FIRST_ADMIN = web.AppKey("first_admin", tuple[str, str])
+"""The admin made at first start and its generated password, for the console to show once."""
+
 REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -133,5 +133,17 @@ class Principal:
         return self.is_admin or call.owner_id == self.user_id
 
 
+class Access(enum.StrEnum):
+    """Who may use a route. Every route is registered with one, and nothing else is served."""
+
+    ANYONE = "anyone"
+    TELNYX = "Telnyx: the handler checks the webhook's signature"
+    SIGNED_IN = "a user signed in on the page (session cookie)"
+    API_KEY = "a user's API key (Authorization: Bearer)"
+    ADMIN = "an admin, signed in or by API key"
+    METRICS = "an admin, or Prometheus presenting metrics.token"
+    THIS_MACHINE = "this machine only: the embedded simulator"
+
+
 def epoch_to_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)

@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 
+from dialajoke.accounts import passwords
 from dialajoke.config import Config
 
 from .clock import ManualClock
@@ -22,9 +24,17 @@ def database(tmp_path: Path) -> Path:
     return tmp_path / "calls.sqlite3"
 
 
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+"""argon2id at its lowest costs: whole-service tests make and sign in users by the dozen, and what
+the real costs buy is tested in test_passwords.py."""
+
+
 @pytest.fixture
-async def start_service(database: Path, clock: ManualClock) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def start_service(
+    database: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     """Start the service (several times, e.g. to restart it on the same database)."""
+    monkeypatch.setattr(passwords, "_HASHER", CHEAP_HASHER)
     running: list[Service] = []
 
     async def start(config: Config | None = None, **changes: Any) -> Service:

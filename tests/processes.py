@@ -117,20 +117,42 @@ class ServiceProcess:
             **{f"DIALAJOKE_{key.upper()}": value for key, value in settings.items()},
         }
         self.process: Process | None = None
+        self.key = ""
 
     async def start(self) -> ServiceProcess:
+        """Start the service; on the first start, make an admin with the command line, as an operator would."""
+        if not self.key:
+            self.key = self.users("add", "operator", "--admin").splitlines()[-1]
         self.process = Process(
             "service", ["-m", "dialajoke"], self.env, self._tmp_path / "service.log", self.url + "/health"
         )
         await self.process.ready()
         return self
 
+    def users(self, *args: str) -> str:
+        """``python -m dialajoke users ...`` on this service's database; returns what it printed."""
+        done = subprocess.run(
+            [sys.executable, "-m", "dialajoke", "users", *args],
+            cwd=PROJECT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as session, session.request(method, self.url + path, **kwargs) as response:
+        """A request with the operator's API key."""
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.request(method, self.url + path, **kwargs) as response,
+        ):
             return response.status, await response.json()
 
     async def book(self, to: str, in_s: float) -> int:

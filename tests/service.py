@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientResponse, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from dialajoke import keys
+from dialajoke.accounts import Accounts
 from dialajoke.app import create_app
-from dialajoke.config import Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
+from dialajoke.config import AuthConfig, Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
+from dialajoke.models import User
 from dialajoke.simulator import TelnyxSimulator
 
 from .clock import ManualClock
@@ -23,6 +26,12 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
 FINAL = frozenset({"completed", "no_answer", "busy", "failed", "cancelled", "missed"})
 SETTLE_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 30.0
+ADMIN = "admin"
+"""The admin the service makes on its first start on this machine."""
+
+
+PASSWORD = "a test password, not a default"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def service_config(database: Path, **changes: Any) -> Config:
@@ -35,6 +44,7 @@ def service_config(database: Path, **changes: Any) -> Config:
         database=DatabaseConfig(path=str(database)),
         simulator=SimulatorConfig(time_scale=0.0),
         telnyx=quick_telnyx(),
+        auth=AuthConfig(login_failure_delay_s=0.0),
     )
     return config.model_copy(update=changes)
 
@@ -46,7 +56,12 @@ def quick_telnyx(**changes: Any) -> TelnyxConfig:
 
 
 class Service:
-    """A running service, its HTTP client, its simulator and the clock it believes."""
+    """A running service, its simulator and the clock it believes, with clients signed in.
+
+    ``client`` calls the API with the key of ``alice``, a user (not an admin); ``pages``
+    is a browser-like client signed in as her on the page (cookies, CSRF token);
+    ``admin_client`` calls with an admin's key. ``anonymous`` presents nothing.
+    """
 
     def __init__(self, config: Config, clock: ManualClock, telnyx: TelnyxSimulator | None = None) -> None:
         self.config = config
@@ -54,14 +69,61 @@ class Service:
         self.app: web.Application = create_app(config, clock=clock)
         self._telnyx = telnyx
         self.server = TestServer(self.app, host=config.http.host, port=config.http.port)
-        self.client = TestClient(self.server)
+        self.anonymous = TestClient(self.server)
+        self._clients: list[TestClient[web.Request, web.Application]] = [self.anonymous]
 
     async def start(self) -> Service:
-        await self.client.start_server()
+        await self.anonymous.start_server()
+        self.user = await self.add_user("alice", PASSWORD)
+        self.key = await self.add_key("alice")
+        self.client = await self.new_client(self.key)
+        self.admin_key = await self.add_key(ADMIN)
+        self.admin_client = await self.new_client(self.admin_key)
+        self.pages = await self.new_client()
+        self.csrf = await self.sign_in(self.pages, "alice", PASSWORD)
         return self
 
     async def stop(self) -> None:
-        await self.client.close()
+        for client in self._clients:
+            await client.close()
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.app[keys.ACCOUNTS]
+
+    async def add_user(self, name: str, password: str | None = None, *, admin: bool = False) -> User:
+        """The user of that name, made unless it exists (a restarted service keeps its users)."""
+        return await self.accounts.find_user(name) or await self.accounts.create_user(name, password, admin=admin)
+
+    async def add_key(self, name: str) -> str:
+        user = await self.accounts.find_user(name)
+        assert user is not None, f"no user {name}"
+        _, key = await self.accounts.add_key(user.id, "tests")
+        return key
+
+    async def new_client(self, key: str | None = None) -> TestClient[web.Request, web.Application]:
+        """A client of its own cookie jar, presenting ``key`` (if given) as its bearer token."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # As a browser behind a TLS proxy would, it sends back cookies marked Secure.
+        cookies = CookieJar(unsafe=True, treat_as_secure_origin=[f"http://{self.server.host}:{self.server.port}"])
+        client = TestClient(self.server, headers=headers, cookie_jar=cookies)
+        await client.start_server()
+        self._clients.append(client)
+        return client
+
+    async def sign_in(self, client: TestClient[web.Request, web.Application], name: str, password: str) -> str:
+        """Sign ``client`` in on the page, as a browser does; returns its session's CSRF token."""
+        token = csrf_token(await (await client.get("/login")).text())
+        form = {"name": name, "password": password, "csrf_token": token}
+        response = await client.post("/login", data=form, allow_redirects=False)
+        assert response.status == 303, await response.text()
+        return csrf_token(await (await client.get("/")).text())
+
+    async def post_form(
+        self, path: str, form: dict[str, str], client: TestClient[web.Request, web.Application] | None = None
+    ) -> ClientResponse:
+        """Post a form as the page does (with the CSRF token), not following the redirect."""
+        return await (client or self.pages).post(path, data={**form, "csrf_token": self.csrf}, allow_redirects=False)
 
     @property
     def simulator(self) -> TelnyxSimulator:
@@ -77,7 +139,8 @@ class Service:
         return dict(await response.json())
 
     async def call(self, call_id: int) -> dict[str, Any]:
-        response = await self.client.get(f"/api/calls/{call_id}")
+        """The call as an admin sees it: every call, inbound ones (which no user owns) included."""
+        response = await self.admin_client.get(f"/api/calls/{call_id}")
         assert response.status == 200, await response.text()
         return dict(await response.json())
 
@@ -142,3 +205,10 @@ class Service:
 
         await wait_until(ended, timeout_s, lambda: f"call {call_id} to end; it is {call.get('status')!r}: {call}")
         return call
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = CSRF_FIELD.search(page)
+    assert found, f"no CSRF token in the page: {page[:300]}"
+    return found.group(1)

@@ -108,7 +108,7 @@ async def test_cancelling_a_scheduled_call_stops_it_ringing(service: Service) ->
     assert (await response.json())["status"] == "cancelled"
     assert (await service.call(booked["id"]))["status"] == "cancelled"
     assert service.simulator.dialed() == []
-    info = await (await service.client.get("/info")).json()
+    info = await (await service.admin_client.get("/info")).json()
     assert info["pending_calls"] == 0
 
 
@@ -137,7 +137,7 @@ async def test_health_and_info(service: Service) -> None:
     await service.book("+12025550142")
 
     health = await service.client.get("/health")
-    info: dict[str, Any] = await (await service.client.get("/info")).json()
+    info: dict[str, Any] = await (await service.admin_client.get("/info")).json()
 
     assert (health.status, await health.json()) == (200, {"status": "ok"})
     assert info["pending_calls"] == 1

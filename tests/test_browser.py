@@ -26,7 +26,7 @@ from typing import IO
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
-from .service import Service
+from .service import PASSWORD, Service
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = (
@@ -121,7 +121,7 @@ async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPag
     contexts: list[BrowserContext] = []
     console_errors: list[str] = []
 
-    async def open_page(timezone_id: str = "UTC") -> Page:
+    async def open_page(timezone_id: str = "UTC", user: str = "alice") -> Page:
         context = await browser.new_context(base_url=service.config.public_url, timezone_id=timezone_id, locale="en-US")
         contexts.append(context)
         await context.clock.install(time=service.clock.time())
@@ -129,6 +129,7 @@ async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPag
         page.on("console", functools.partial(_keep_errors, console_errors))
         page.on("pageerror", lambda error: console_errors.append(str(error)))
         await page.goto("/")
+        await sign_in(page, user)
         return page
 
     yield open_page
@@ -146,6 +147,16 @@ def _keep_errors(errors: list[str], message: ConsoleMessage) -> None:
 def _is_a_refused_form(console_error: str) -> bool:
     """A form answered 400 is logged by the browser as a failed load: the service's answer, not a page error."""
     return console_error.startswith("Failed to load resource: the server responded with a status of 400")
+
+
+async def sign_in(page: Page, user: str) -> None:
+    """The booking page sends a stranger to sign in; signing in leads back to it."""
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    await page.get_by_label("Name", exact=True).fill(user)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("navigation", name="Account")).to_contain_text(f"Signed in as {user}")
 
 
 async def fill_in(page: Page, to: str, date: str, at: str) -> None:
@@ -231,3 +242,36 @@ async def test_the_time_is_read_in_the_browsers_own_time_zone(service: Service, 
     await expect(page.locator("#call-1")).to_contain_text("Tue 24 Nov 2026, 10:00:00 CST")
     call = await service.call(1)
     assert (call["at"], call["timezone"]) == ("2026-11-24T16:00:00+00:00", "America/Chicago")
+
+
+async def test_each_user_sees_only_their_own_calls_and_signs_out(service: Service, open_page: OpenPage) -> None:
+    await service.add_user("bob", PASSWORD)
+    bob = await service.new_client(await service.add_key("bob"))
+    await bob.post("/api/calls", json={"to": "+12025550177", "at": service.iso_in(300)})
+    page = await open_page()
+
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="09:02")
+    assert await book(page) == 303
+
+    upcoming = page.get_by_role("region", name="Upcoming and in progress")
+    await expect(upcoming.locator("tbody tr")).to_have_count(1)
+    await expect(upcoming).to_contain_text("+12025550142")
+    await expect(upcoming).not_to_contain_text("+12025550177")
+
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/login$"))
+
+
+async def test_a_call_is_cancelled_with_its_button(service: Service, open_page: OpenPage) -> None:
+    call = await service.book("+12025550142", in_s=600)
+    page = await open_page()
+
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name=f"Cancel call {call['id']}").click()
+
+    row = page.get_by_role("region", name="Recent calls").locator(f"#call-{call['id']}")
+    await expect(row.locator(".status")).to_have_text("cancelled")
+    assert (await service.call(call["id"]))["status"] == "cancelled"

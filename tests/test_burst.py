@@ -60,5 +60,5 @@ async def test_a_burst_is_dialed_in_order_at_the_rate_under_the_cap(
     positions = {number: index for index, number in enumerate(numbers)}
     assert max(abs(positions[call.to] - placed) for placed, call in enumerate(dialed)) <= CAP
     assert service.simulator.most_live <= CAP
-    metrics = await (await service.client.get("/metrics")).text()
+    metrics = await (await service.admin_client.get("/metrics")).text()
     assert f'dialajoke_calls{{status="completed"}} {CALLS:.1f}' in metrics

@@ -12,9 +12,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from dialajoke.app import create_app
-from dialajoke.config import Config
+from dialajoke.config import Config, MetricsConfig
+from dialajoke.models import Access
+from dialajoke.web.access import add_route
 
 from .clock import ManualClock
 from .service import Service, service_config
@@ -81,7 +84,7 @@ async def test_a_crash_is_a_500_without_internals_logged_with_the_request_id(
         raise RuntimeError("secret internals")
 
     app = create_app(service_config(database), clock=clock)
-    app.router.add_get("/api/explode", explode)
+    add_route(app, Access.ANYONE, "GET", "/api/explode", explode, name="explode")
     async with TestClient(TestServer(app)) as client:
         with caplog.at_level(logging.ERROR):
             response = await client.get("/api/explode")
@@ -104,7 +107,7 @@ async def test_problem_types_have_a_page(service: Service) -> None:
 @pytest.fixture(params=[False, True], ids=["as run_app serves", "with handlers cancelled on disconnect"])
 async def served(database: Path, clock: ManualClock, request: pytest.FixtureRequest) -> AsyncIterator[Config]:
     """The service on its port, served as ``python -m dialajoke`` serves it, and as aiohttp's test server does."""
-    config = service_config(database)
+    config = service_config(database, metrics=MetricsConfig(token=SecretStr(SCRAPE_TOKEN)))
     runner = web.AppRunner(create_app(config, clock=clock), handler_cancellation=request.param)
     await runner.setup()
     await web.TCPSite(runner, config.http.host, config.http.port).start()
@@ -112,9 +115,16 @@ async def served(database: Path, clock: ManualClock, request: pytest.FixtureRequ
     await runner.cleanup()
 
 
+SCRAPE_TOKEN = "prometheus-in-the-tests"
+
+
 async def requests_counted(config: Config) -> dict[tuple[str, str], float]:
     """(route, status) -> requests, from GET /metrics."""
-    async with aiohttp.ClientSession() as session, session.get(f"{config.public_url}/metrics") as response:
+    scrape = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+    async with (
+        aiohttp.ClientSession(headers=scrape) as session,
+        session.get(f"{config.public_url}/metrics") as response,
+    ):
         text = await response.text()
     return {
         (sample.labels["route"], sample.labels["status"]): sample.value

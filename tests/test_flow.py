@@ -29,10 +29,8 @@ async def test_api_booking_rings_at_its_time_and_tells_the_joke(service: Service
 
 
 async def test_form_booking_redirects_then_the_page_shows_the_joke(service: Service) -> None:
-    response = await service.client.post(
-        "/",
-        data={"to": "+1 202 555 0142", "date": "2026-11-24", "time": "10:30", "timezone": "Europe/Dublin"},
-        allow_redirects=False,
+    response = await service.post_form(
+        "/", {"to": "+1 202 555 0142", "date": "2026-11-24", "time": "10:30", "timezone": "Europe/Dublin"}
     )
     assert response.status == 303
     assert response.headers["Location"] == "/?booked=1"
@@ -42,7 +40,7 @@ async def test_form_booking_redirects_then_the_page_shows_the_joke(service: Serv
     assert call["to"] == "+12025550142"
     assert call["at"] == "2026-11-24T10:30:00+00:00"
     assert call["status"] == "completed"
-    page = await (await service.client.get("/")).text()
+    page = await (await service.pages.get("/")).text()
     assert call["joke"] in page.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
 
 
@@ -89,7 +87,7 @@ async def test_someone_ringing_the_joke_line_hears_a_joke(service: Service) -> N
     assert response.status == 201
     await service.settle()
 
-    listing = await (await service.client.get("/api/calls")).json()
+    listing = await (await service.admin_client.get("/api/calls")).json()
     [call] = listing["calls"]
     call = await service.run_until_final(call["id"])
 

@@ -31,7 +31,7 @@ async def test_a_call_beyond_the_horizon_waits_in_the_store_and_still_rings_on_t
     later = await service.book("+12025550143", in_s=3 * 3600)
 
     assert len(service.app[keys.QUEUE]) == 1
-    assert (await (await service.client.get("/info")).json())["pending_calls"] == 2
+    assert (await (await service.admin_client.get("/info")).json())["pending_calls"] == 2
 
     service.clock.advance(7000)
     await service.settle()

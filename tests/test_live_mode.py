@@ -60,7 +60,7 @@ async def test_the_configured_account_places_the_call(live_service: Service) -> 
 
 async def test_no_simulator_is_mounted_and_info_says_live(live_service: Service) -> None:
     assert (await live_service.client.get("/simulator/calls")).status == 404
-    assert (await (await live_service.client.get("/info")).json())["telnyx"] == "live"
+    assert (await (await live_service.admin_client.get("/info")).json())["telnyx"] == "live"
 
 
 @pytest.mark.parametrize(("voice", "language"), [("AWS.Polly.Celine", "fr-FR"), ("male", "en-US")])

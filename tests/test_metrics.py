@@ -9,7 +9,7 @@ from .webhooks import envelope, post_webhook
 
 
 async def scrape(service: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await service.client.get("/metrics")
+    response = await service.admin_client.get("/metrics")
     assert response.status == 200
     assert response.content_type == "text/plain"
     return {

@@ -12,7 +12,7 @@ FORM = {"to": "+12025550142", "date": "2026-11-24", "time": "10:00", "timezone":
 
 
 async def test_the_page_offers_the_form_and_the_server_zone(service: Service) -> None:
-    response = await service.client.get("/")
+    response = await service.pages.get("/")
 
     assert response.status == 200
     page = await response.text()
@@ -39,7 +39,7 @@ async def test_bad_input_comes_back_400_with_the_message_and_what_was_typed(
 ) -> None:
     form = {**FORM, **changes}
 
-    response = await service.client.post("/", data=form, allow_redirects=False)
+    response = await service.post_form("/", form)
 
     assert response.status == 400
     page = html.unescape(await response.text())
@@ -52,10 +52,10 @@ async def test_bad_input_comes_back_400_with_the_message_and_what_was_typed(
 
 async def test_a_booked_call_is_listed_with_its_local_time(service: Service) -> None:
     form = {**FORM, "time": "11:15", "timezone": "Asia/Kolkata", "date": "2026-11-25"}
-    response = await service.client.post("/", data=form, allow_redirects=False)
+    response = await service.post_form("/", form)
     assert response.status == 303
 
-    page = await (await service.client.get(response.headers["Location"])).text()
+    page = await (await service.pages.get(response.headers["Location"])).text()
 
     assert "Call 1 is booked" in page
     assert "+12025550142" in page
@@ -67,7 +67,7 @@ async def test_the_calls_table_refreshes_alone(service: Service) -> None:
     booked = await service.book("+12025550101")
     await service.run_until_final(booked["id"], advance_s=60)
 
-    response = await service.client.get("/calls/table")
+    response = await service.pages.get("/calls/table")
 
     assert response.status == 200
     fragment = await response.text()
@@ -79,7 +79,7 @@ async def test_the_booked_call_stays_highlighted_when_the_table_refreshes(servic
     first = await service.book("+12025550142")
     second = await service.book("+12025550143")
 
-    fragment = await (await service.client.get(f"/calls/table?booked={second['id']}")).text()
+    fragment = await (await service.pages.get(f"/calls/table?booked={second['id']}")).text()
 
     assert f'<tr id="call-{second["id"]}" class="booked">' in fragment
     assert f'<tr id="call-{first["id"]}" class="">' in fragment

@@ -35,7 +35,7 @@ async def test_calls_pending_at_a_restart_still_ring_once(
     await first.stop()
 
     second = await start_service(service_config(database))
-    info = await (await second.client.get("/info")).json()
+    info = await (await second.admin_client.get("/info")).json()
     assert info["pending_calls"] == 2
 
     assert (await second.run_until_final(soon["id"], advance_s=60))["status"] == "completed"

@@ -60,7 +60,7 @@ async def test_served_over_https_every_answer_asks_for_https_from_now_on(
 
 
 async def test_the_page_has_no_inline_script_or_style(service: Service) -> None:
-    page = await (await service.client.get("/")).text()
+    page = await (await service.pages.get("/")).text()
 
     assert "<script>" not in page
     assert "<style" not in page
@@ -94,7 +94,9 @@ async def test_static_files_are_typed_and_revalidated(service: Service) -> None:
 async def test_the_form_posted_from_another_site_is_refused_and_books_nothing(
     service: Service, headers: dict[str, str]
 ) -> None:
-    response = await service.client.post("/", data=FORM, headers=headers, allow_redirects=False)
+    response = await service.pages.post(
+        "/", data={**FORM, "csrf_token": service.csrf}, headers=headers, allow_redirects=False
+    )
 
     assert response.status == 403
     assert "Cross-site request refused" in html.unescape(await response.text())
@@ -112,7 +114,9 @@ async def test_the_form_posted_from_another_site_is_refused_and_books_nothing(
 async def test_the_form_posted_from_its_own_page_books(service: Service, headers: dict[str, str]) -> None:
     headers = {**headers, "Origin": service.config.public_url}
 
-    response = await service.client.post("/", data=FORM, headers=headers, allow_redirects=False)
+    response = await service.pages.post(
+        "/", data={**FORM, "csrf_token": service.csrf}, headers=headers, allow_redirects=False
+    )
 
     assert response.status == 303
     assert len(await calls_booked(service)) == 1
@@ -149,7 +153,7 @@ async def test_cors_origins_may_book_without_credentials_and_others_may_not(star
 
     allowed = await service.client.post("/api/calls", json=body, headers=ours)
     refused = await service.client.post("/api/calls", json=body, headers={"Origin": "https://evil.example"})
-    form = await service.client.post("/", data=FORM, headers=ours, allow_redirects=False)
+    form = await service.pages.post("/", data={**FORM, "csrf_token": service.csrf}, headers=ours, allow_redirects=False)
 
     assert allowed.status == 201
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from ..clock import Clock
 from ..config import SchedulerConfig
-from ..models import Call, CallStatus, Direction
+from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore
 from .validation import BookingRules, CallRequest, server_timezone
@@ -82,8 +82,11 @@ class Bookings:
         """What a request arriving now must keep."""
         return dataclasses.replace(self._rules, now=datetime.fromtimestamp(self._clock.time(), UTC))
 
-    async def book(self, request: CallRequest) -> Call:
-        """Store the call, then queue it: once this returns the call survives a restart."""
+    async def book(self, request: CallRequest, *, owner_id: int | None = None) -> Call:
+        """Store the call, then queue it: once this returns the call survives a restart.
+
+        :param owner_id: the user booking it, who alone (with the admins) may see and cancel it.
+        """
         call = await self._store.add_call(
             direction=Direction.OUTBOUND,
             to=request.to,
@@ -92,14 +95,23 @@ class Bookings:
             timezone=request.timezone,
             status=CallStatus.SCHEDULED,
             detail=f"booked for {request.at.isoformat()}",
+            owner_id=owner_id,
         )
         if call.at.timestamp() <= self._loaded_until:
             self._queue.put(call.id, call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
 
-    async def cancel(self, call_id: int) -> Call:
-        """:raises CallNotFound: :raises CallNotCancellable: once the call has been dialed."""
+    async def cancel(self, call_id: int, *, by: Principal | None = None) -> Call:
+        """Cancel a call not yet dialed.
+
+        :param by: who asks; a call they may not see is not found, exactly as a call that never was.
+        :raises CallNotFound: :raises CallNotCancellable: once the call has been dialed.
+        """
+        if by is not None and not by.is_admin:
+            owned = await self._store.get_call(call_id)
+            if owned is None or not by.may_see(owned):
+                raise CallNotFound(call_id)
         cancelled = await self._store.move(call_id, CallStatus.CANCELLED, "cancelled", only_from={CallStatus.SCHEDULED})
         if cancelled is None:
             call = await self._store.get_call(call_id)

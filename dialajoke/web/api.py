@@ -25,21 +25,24 @@ async def create_call(request: web.Request) -> web.Response:
         call_request = parse_json_request(document, bookings.rules())
     except InvalidRequest as exc:
         raise _invalid(exc.errors) from None
-    call = await bookings.book(call_request)
+    call = await bookings.book(call_request, owner_id=request[keys.PRINCIPAL].user_id)
     location = str(request.app.router["api_call"].url_for(call_id=str(call.id)))
     return web.json_response(call_json(call), status=201, headers={"Location": location})
 
 
 async def list_calls(request: web.Request) -> web.Response:
+    """The caller's calls; an admin's list holds everyone's, or one user's with ``?owner=NAME``."""
     statuses, limit = _list_filters(request.query)
-    calls = await request.app[keys.STORE].list_calls(statuses=statuses, limit=limit)
+    owner_id = await _owner_filter(request)
+    calls = await request.app[keys.STORE].list_calls(statuses=statuses, limit=limit, owner_id=owner_id)
     return web.json_response({"calls": [call_json(call) for call in calls]})
 
 
 async def get_call(request: web.Request) -> web.Response:
+    """Another user's call answers exactly as a call that does not exist."""
     call_id = _call_id(request)
     call = await request.app[keys.STORE].get_call(call_id)
-    if call is None:
+    if call is None or not request[keys.PRINCIPAL].may_see(call):
         raise _not_found(call_id)
     return web.json_response(call_json(call))
 
@@ -47,7 +50,7 @@ async def get_call(request: web.Request) -> web.Response:
 async def cancel_call(request: web.Request) -> web.Response:
     call_id = _call_id(request)
     try:
-        call = await request.app[keys.BOOKINGS].cancel(call_id)
+        call = await request.app[keys.BOOKINGS].cancel(call_id, by=request[keys.PRINCIPAL])
     except CallNotFound:
         raise _not_found(call_id) from None
     except CallNotCancellable as exc:
@@ -64,6 +67,7 @@ def call_json(call: Call) -> dict[str, Any]:
         "at": call.at.isoformat(),
         "timezone": call.timezone,
         "status": call.status,
+        "owner_id": call.owner_id,
         "joke": call.joke,
         "hangup_cause": call.hangup_cause,
         "created_at": call.created_at.isoformat(),
@@ -101,6 +105,21 @@ def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
     if errors:
         raise _invalid(errors)
     return statuses, int(limit)
+
+
+async def _owner_filter(request: web.Request) -> int | None:
+    principal = request[keys.PRINCIPAL]
+    name = request.query.get("owner")
+    if not principal.is_admin:
+        if name is not None and name.casefold() != principal.name.casefold():
+            raise _invalid({"owner": "only an admin may list another user's calls; leave owner out"})
+        return principal.user_id
+    if name is None:
+        return None
+    user = await request.app[keys.ACCOUNTS].find_user(name) if 0 < len(name) <= 64 else None
+    if user is None:
+        raise _invalid({"owner": f"there is no user named {name[:64]!r}"})
+    return user.id
 
 
 def _call_id(request: web.Request) -> int:

@@ -29,7 +29,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CLIENT_CLOSED_REQUEST = 499
 """The status nginx records for a request whose client left before the answer; never sent."""
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_MACHINE_PREFIXES = ("/api", "/webhook")
+_MACHINE_PREFIXES = ("/api/", "/webhook", "/info", "/metrics", "/health", "/simulator/")
+"""Paths answered to programs, whose errors are problem+json; every other path is a page."""
 
 
 @web.middleware
@@ -130,4 +131,4 @@ def render_problem(request: web.Request, problem: Problem) -> web.Response:
 
 
 def wants_problem_json(request: web.Request) -> bool:
-    return request.path.startswith(_MACHINE_PREFIXES)
+    return request.path.startswith(_MACHINE_PREFIXES) or request.path == "/api"

@@ -103,6 +103,23 @@ PROBLEM_TYPES = {
         "Malformed webhook event",
         "The body must be a Telnyx event envelope with data.id and data.event_type.",
     ),
+    "unauthorized": (
+        "Not signed in",
+        "This needs a user: send an API key (Authorization: Bearer dj_...), made on the Account page or with"
+        " python -m dialajoke users keys add NAME.",
+    ),
+    "forbidden": ("Forbidden", "Your user may not do this; ask an admin."),
+    "csrf-token-invalid": (
+        "Form expired",
+        "The form was not sent from this service's own page, or its page is too old: reload the page and send"
+        " the form again.",
+    ),
+    "too-many-sign-ins": (
+        "Too many sign-in attempts",
+        "Sign-ins for this name or from this address failed too often; try again after the seconds in the"
+        " Retry-After header (auth.max_login_failures in auth.login_window_s).",
+    ),
+    "key-not-found": ("API key not found", "This user has no API key with that id; the Account page lists them."),
     "cross-site-request": (
         "Cross-site request refused",
         "A page of another site made the browser send this request (its Origin or Sec-Fetch-Site header says"

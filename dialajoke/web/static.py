@@ -22,13 +22,14 @@ STATIC_PREFIX = "/static/"
 PAGE_FILES = ("app.js", "style.css")
 
 
-def setup_static(app: web.Application, folder: Path) -> None:
+def setup_static(app: web.Application, folder: Path) -> web.AbstractResource:
     """Serve ``folder`` under /static/ (the route named ``static``), refusing a folder without the page's files."""
     missing = [name for name in PAGE_FILES if not (folder / name).is_file()]
     if missing:
         raise ConfigError(f"static_dir {str(folder)!r} has no {', '.join(missing)}: point it at the project's static/")
-    app.router.add_static(STATIC_PREFIX, folder, name="static")
+    resource = app.router.add_static(STATIC_PREFIX, folder, name="static")
     app.on_response_prepare.append(_revalidate_static_files)
+    return resource
 
 
 async def _revalidate_static_files(request: web.Request, response: web.StreamResponse) -> None:

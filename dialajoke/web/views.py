@@ -1,4 +1,4 @@
-"""The pages: the booking form with the calls table, and the problem-type pages."""
+"""The pages: the booking form with the signed-in user's calls, and the problem-type pages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from .. import keys
+from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.validation import InvalidRequest, parse_form
-from ..models import FINAL_STATUSES, CallStatus
+from ..models import FINAL_STATUSES, CallStatus, Principal
+from .csrf import read_form
 from .problems import PROBLEM_TYPES, Problem
 
 TABLE_ROWS = 50
@@ -23,21 +25,28 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def book_call(request: web.Request) -> web.Response:
-    try:
-        form = await request.post()
-    except (ValueError, LookupError):
-        raise Problem(
-            400, "Unreadable form", "Send the form as the page does: application/x-www-form-urlencoded in UTF-8."
-        ) from None
+    form = await read_form(request)
     values = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     bookings = request.app[keys.BOOKINGS]
     try:
         call_request = parse_form(values, bookings.rules())
     except InvalidRequest as exc:
         return await _render_index(request, values=values, errors=exc.errors, status=400)
-    call = await bookings.book(call_request)
+    call = await bookings.book(call_request, owner_id=request[keys.PRINCIPAL].user_id)
     location = request.app.router["index"].url_for().with_query(booked=str(call.id))
     raise web.HTTPSeeOther(location=location)
+
+
+async def cancel_call(request: web.Request) -> web.Response:
+    """The Cancel button of a call not yet dialed; back to the page, which shows it cancelled."""
+    call_id = int(request.match_info["call_id"])
+    try:
+        await request.app[keys.BOOKINGS].cancel(call_id, by=request[keys.PRINCIPAL])
+    except CallNotFound:
+        raise Problem.of("call-not-found", 404, f"You have no call {call_id}.") from None
+    except CallNotCancellable as exc:
+        raise Problem.of("call-not-cancellable", 409, str(exc)) from None
+    raise web.HTTPSeeOther(location=request.app.router["index"].url_for())
 
 
 async def calls_table(request: web.Request) -> web.Response:
@@ -78,8 +87,14 @@ async def _render_index(
 
 async def _calls_context(request: web.Request) -> dict[str, Any]:
     store = request.app[keys.STORE]
+    owner_id = _owner_filter(request[keys.PRINCIPAL])
     in_progress = set(CallStatus) - FINAL_STATUSES
     return {
-        "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True),
-        "recent": await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS),
+        "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True, owner_id=owner_id),
+        "recent": await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS, owner_id=owner_id),
     }
+
+
+def _owner_filter(principal: Principal) -> int | None:
+    """Admins see every call (inbound ones included); a user only their own."""
+    return None if principal.is_admin else principal.user_id

@@ -1,0 +1,123 @@
+"""Signing in and out, and the Account page: a user's password and API keys."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from .. import keys
+from ..accounts import KeyNotFound, SignInRefused, TooManySignIns, WeakPassword
+from . import sessions
+from .access import local_path
+from .csrf import read_form
+from .problems import Problem
+
+KEY_NAME_MAX = 64
+NOTICES = {"password": "Your password is changed; every other sign-in has ended.", "revoked": "The key is revoked."}
+"""The only notices ``?done=`` may show: no text from the address reaches the page."""
+
+
+async def sign_in_page(request: web.Request) -> web.Response:
+    if await sessions.signed_in(request) is not None:
+        raise web.HTTPSeeOther(location=local_path(request.query.get("next", "/")))
+    return await _render_sign_in(request, name="", error="", status=200)
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    name, password = str(form.get("name", "")), str(form.get("password", ""))
+    try:
+        user = await request.app[keys.ACCOUNTS].sign_in(name, password, request.remote or "")
+    except TooManySignIns as exc:
+        retry_after = max(1, math.ceil(exc.retry_after_s))
+        error = f"Too many failed sign-ins: try again in {_minutes(retry_after)}."
+        response = await _render_sign_in(request, name=name, error=error, status=429)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+    except SignInRefused:
+        return await _render_sign_in(request, name=name, error="The name or the password is wrong.", status=400)
+    await sessions.sign_in(request, user)
+    raise web.HTTPSeeOther(location=local_path(str(form.get("next", "/"))))
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    await sessions.sign_out(request)
+    raise web.HTTPSeeOther(location=request.app.router["sign_in"].url_for())
+
+
+async def account_page(request: web.Request) -> web.Response:
+    notice = NOTICES.get(request.query.get("done", ""), "")
+    return await _render_account(request, notice=notice)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    current, new, again = (str(form.get(field, "")) for field in ("current", "new", "again"))
+    principal = request[keys.PRINCIPAL]
+    if new != again:
+        return await _render_account(request, errors={"again": "The two new passwords differ."}, status=400)
+    try:
+        user = await request.app[keys.ACCOUNTS].change_password(principal.user_id, current, new)
+    except SignInRefused:
+        return await _render_account(request, errors={"current": "The current password is wrong."}, status=400)
+    except WeakPassword as exc:
+        return await _render_account(request, errors={"new": str(exc)}, status=400)
+    await sessions.restamp(request, user)
+    raise web.HTTPSeeOther(location=request.app.router["account"].url_for().with_query(done="password"))
+
+
+async def add_key(request: web.Request) -> web.Response:
+    """The new key is on this answer and nowhere else, ever: it is not redirected to a page that could be reloaded."""
+    form = await read_form(request)
+    name = str(form.get("name", "")).strip()
+    if not name or len(name) > KEY_NAME_MAX or not name.isprintable():
+        error = f"Name the key (1 to {KEY_NAME_MAX} characters), e.g. after the script that will use it."
+        return await _render_account(request, errors={"key_name": error}, status=400)
+    key, secret = await request.app[keys.ACCOUNTS].add_key(request[keys.PRINCIPAL].user_id, name)
+    return await _render_account(request, new_key=(key.id, key.name, secret), status=201)
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    key_id = request.match_info["key_id"]
+    try:
+        await request.app[keys.ACCOUNTS].revoke_key(request[keys.PRINCIPAL].user_id, key_id)
+    except KeyNotFound:
+        raise Problem.of("key-not-found", 404) from None
+    raise web.HTTPSeeOther(location=request.app.router["account"].url_for().with_query(done="revoked"))
+
+
+async def _render_sign_in(request: web.Request, *, name: str, error: str, status: int) -> web.Response:
+    context = {"name": name, "error": error, "next": local_path(request.query.get("next", "/"))}
+    response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _render_account(
+    request: web.Request,
+    *,
+    notice: str = "",
+    errors: dict[str, str] | None = None,
+    new_key: tuple[str, str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    principal = request[keys.PRINCIPAL]
+    accounts = request.app[keys.ACCOUNTS]
+    context: dict[str, Any] = {
+        "user": await accounts.find_user(principal.name),
+        "api_keys": await accounts.list_keys(principal.user_id),
+        "notice": notice,
+        "errors": errors or {},
+        "new_key": new_key,
+    }
+    response = aiohttp_jinja2.render_template("account.html", request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _minutes(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
