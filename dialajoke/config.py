@@ -89,6 +89,14 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
@@ -124,6 +132,10 @@ def _or_empty(holds: Callable[[str], bool]) -> Callable[[str], bool]:
 HttpUrl = Annotated[str, _rule(_is_http_url, "must be an http(s) URL such as https://example.com")]
 HttpUrlOrEmpty = Annotated[str, _rule(_or_empty(_is_http_url), "must be empty or an http(s) URL")]
 Origin = Annotated[str, _rule(lambda origin: origin == "*" or _is_http_url(origin), "must be '*' or an http(s) origin")]
+Proxies = Annotated[
+    tuple[Annotated[str, _rule(_is_network, "must be an IP address or network such as 10.0.0.0/8")], ...],
+    Field(strict=False),
+]
 Origins = Annotated[tuple[Origin, ...], Field(strict=False)]  # not strict: a JSON array is a tuple's input
 E164OrEmpty = Annotated[str, _rule(_or_empty(is_e164), "must be a valid number in E.164 form such as +13125550100")]
 Ed25519KeyOrEmpty = Annotated[
@@ -172,6 +184,13 @@ class HttpConfig(_Section):
     )
     max_connections: PositiveInt = Field(
         512, description="open connections at once; past this, new ones are closed at once (a proxy queues them)"
+    )
+    trusted_proxies: Proxies = Field(
+        ("127.0.0.1", "::1"),
+        description=(
+            "addresses (or networks) of the reverse proxies in front of the service, whose X-Forwarded-For names"
+            " the client: sign-in limits count per client address, and the simulator serves only this machine"
+        ),
     )
     session_secret: SecretStr = Field(
         SecretStr(""),

@@ -56,3 +56,6 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(MaskPhoneNumbers())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # aiohttp-session warns of every cookie it cannot decrypt: an old or forged cookie is the
+    # client's business (it is treated as no sign-in), and anyone could fill the log with them.
+    logging.getLogger("aiohttp_session").setLevel(logging.ERROR)

@@ -373,3 +373,12 @@ def test_the_simulator_is_refused_on_an_address_beyond_this_machine(tmp_path: Pa
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
 def test_the_simulator_serves_on_loopback(tmp_path: Path, host: str) -> None:
     assert load_config(write_config(tmp_path, {"http": {"host": host}}), {}).http.host == host
+
+
+def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
+    good = load_config(write_config(tmp_path, {"http": {"trusted_proxies": ["10.0.0.0/8", "::1"]}}), {})
+    message = config_error(write_config(tmp_path, {"http": {"trusted_proxies": ["proxy.example"]}}))
+
+    assert good.http.trusted_proxies == ("10.0.0.0/8", "::1")
+    assert message.startswith("http.trusted_proxies")
+    assert "IP address or network" in message

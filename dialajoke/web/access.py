@@ -11,7 +11,6 @@ request (``keys.PRINCIPAL``) for the handlers to scope what they read and change
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from aiohttp.typedefs import Handler
 from .. import keys
 from ..models import Access, Principal
 from . import sessions
+from .clients import is_this_machine
 from .middlewares import wants_problem_json
 from .problems import Problem
 
@@ -70,7 +70,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if rule in (Access.ANYONE, Access.TELNYX):
         return await handler(request)
     if rule is Access.THIS_MACHINE:
-        if not _from_this_machine(request):
+        if not is_this_machine(request):
             raise Problem.of("forbidden", 403, "The embedded simulator answers only on this machine.")
         return await handler(request)
     if rule is Access.METRICS and _presents_metrics_token(request):
@@ -124,13 +124,6 @@ def _sign_in_url(request: web.Request) -> str:
     if request.method == "GET" and request.path != "/":
         url = url.with_query(next=local_path(request.path))
     return str(url)
-
-
-def _from_this_machine(request: web.Request) -> bool:
-    try:
-        return request.remote is not None and ipaddress.ip_address(request.remote).is_loopback
-    except ValueError:
-        return False
 
 
 def local_path(target: str) -> str:

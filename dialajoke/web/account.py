@@ -12,6 +12,7 @@ from .. import keys
 from ..accounts import KeyNotFound, SignInRefused, TooManySignIns, WeakPassword
 from . import sessions
 from .access import local_path
+from .clients import client_address
 from .csrf import read_form
 from .problems import Problem
 
@@ -30,7 +31,7 @@ async def sign_in(request: web.Request) -> web.Response:
     form = await read_form(request)
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     try:
-        user = await request.app[keys.ACCOUNTS].sign_in(name, password, request.remote or "")
+        user = await request.app[keys.ACCOUNTS].sign_in(name, password, client_address(request))
     except TooManySignIns as exc:
         retry_after = max(1, math.ceil(exc.retry_after_s))
         error = f"Too many failed sign-ins: try again in {_minutes(retry_after)}."

@@ -15,6 +15,7 @@ from aiohttp import web
 from .. import keys
 from ..telnyx.events import EventError, parse_event
 from ..telnyx.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
+from .clients import client_address
 from .problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
             now=app[keys.CLOCK].time(),
         )
     except SignatureError as exc:
-        logger.warning("webhook refused from %s: %s", request.remote, exc)
+        logger.warning("webhook refused from %s: %s", client_address(request), exc)
         results.labels("refused").inc()
         raise Problem.of("invalid-signature", 401, str(exc)) from None
     try:
