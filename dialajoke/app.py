@@ -121,8 +121,9 @@ async def accounts_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.SESSIONS] = cookie_sessions(config, session_key(config))
     if config.is_public and not await app[keys.STORE].has_users():
         raise NoUserYet(
-            f"no user yet, and http.host {config.http.host!r} reaches beyond this machine: make the first one with"
-            " python -m dialajoke users add NAME --admin, then start again"
+            f"no user yet, and the service can be reached beyond this machine (http.host {config.http.host},"
+            f" public_url {config.public_url}): make the first one with python -m dialajoke users add NAME --admin,"
+            " then start again"
         )
     first_admin = await accounts.ensure_first_admin()
     if first_admin is not None:

@@ -405,8 +405,9 @@ class Config(BaseSettings):
 
     @property
     def is_public(self) -> bool:
-        """Whether the service listens beyond this machine."""
-        return not is_loopback_host(self.http.host)
+        """Whether anyone beyond this machine can reach the service: it listens beyond it, or a proxy forwards
+        ``public_url`` to it."""
+        return not is_loopback_host(self.http.host) or not is_loopback_host(urlsplit(self.public_url).hostname or "")
 
     @property
     def data_dir(self) -> Path:

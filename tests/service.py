@@ -17,6 +17,7 @@ from dialajoke.app import create_app
 from dialajoke.config import AuthConfig, Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
 from dialajoke.models import User
 from dialajoke.simulator import TelnyxSimulator
+from dialajoke.store import SqliteCallStore
 
 from .clock import ManualClock
 from .waiting import let_loop_run, wait_until
@@ -73,6 +74,8 @@ class Service:
         self._clients: list[TestClient[web.Request, web.Application]] = [self.anonymous]
 
     async def start(self) -> Service:
+        if self.config.is_public:
+            await self._make_first_admin()
         await self.anonymous.start_server()
         self.user = await self.add_user("alice", PASSWORD)
         self.key = await self.add_key("alice")
@@ -82,6 +85,15 @@ class Service:
         self.pages = await self.new_client()
         self.csrf = await self.sign_in(self.pages, "alice", PASSWORD)
         return self
+
+    async def _make_first_admin(self) -> None:
+        """What an operator does before starting a service others can reach (it refuses to start with no user)."""
+        store = await SqliteCallStore.open(self.config.database.path, self.clock, exclusive=False)
+        try:
+            if await store.find_user(ADMIN) is None:
+                await store.add_user(name=ADMIN, password_hash=None, is_admin=True)
+        finally:
+            await store.close()
 
     async def stop(self) -> None:
         for client in self._clients:

@@ -241,3 +241,12 @@ async def test_beyond_this_machine_it_refuses_to_start_without_a_user(database: 
     with pytest.raises(NoUserYet, match="users add NAME --admin"):
         await runner.setup()
     await runner.cleanup()
+
+
+async def test_behind_a_proxy_it_refuses_to_start_without_a_user(database: Any) -> None:
+    config = service_config(database, public_url="https://jokes.example.com", telnyx=quick_telnyx(**LIVE))
+    runner = web.AppRunner(create_app(config))
+
+    with pytest.raises(NoUserYet, match=r"public_url https://jokes\.example\.com"):
+        await runner.setup()
+    await runner.cleanup()
