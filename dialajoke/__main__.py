@@ -41,9 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.main(args)
-    # aiohttp-session and aiohttp-jinja2 keep their state on the request under plain string keys,
-    # which aiohttp 3.14 frowns on.
-    warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_(session|jinja2)")
+    # aiohttp-session keeps its session on the request under a plain string key, which aiohttp 3.14 frowns on.
+    warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_session")
     try:
         config = load_config(args.config, os.environ)
         configure_logging(config.log_level)

@@ -33,7 +33,6 @@ from .web import (
     csrf_middleware,
     error_middleware,
     metrics_middleware,
-    page_context,
     request_id_middleware,
     session_middleware,
     setup_routes,
@@ -98,7 +97,6 @@ def _setup_templates(app: web.Application, config: Config) -> None:
         app,
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
-        context_processors=[aiohttp_jinja2.request_processor, page_context],
     )
     env.filters["local_time"] = local_time
     env.globals["version"] = __version__

@@ -143,3 +143,18 @@ async def test_prometheus_reads_metrics_with_its_token_and_nothing_else(start_se
     assert (await service.anonymous.get("/info", headers=scrape)).status == 401
     assert (await service.anonymous.get("/api/calls", headers=scrape)).status == 401
     assert (await service.anonymous.get("/metrics", headers={"Authorization": "Bearer s3cret"})).status == 401
+
+
+async def test_only_the_pages_answer_with_a_session_cookie(service: Service) -> None:
+    for client, path in (
+        (service.anonymous, "/health"),
+        (service.anonymous, "/problems/unauthorized"),
+        (service.anonymous, "/static/style.css"),
+        (service.client, "/api/calls"),
+        (service.admin_client, "/info"),
+    ):
+        response = await client.get(path)
+
+        assert response.status == 200
+        assert "Set-Cookie" not in response.headers, path
+    assert "Set-Cookie" in (await service.anonymous.get("/login")).headers

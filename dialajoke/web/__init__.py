@@ -4,7 +4,7 @@ from .access import access_middleware, allow
 from .csrf import csrf_middleware
 from .middlewares import error_middleware, metrics_middleware, request_id_middleware
 from .routes import setup_routes
-from .sessions import cookie_sessions, page_context, session_middleware
+from .sessions import cookie_sessions, session_middleware
 
 __all__ = [
     "access_middleware",
@@ -13,7 +13,6 @@ __all__ = [
     "csrf_middleware",
     "error_middleware",
     "metrics_middleware",
-    "page_context",
     "request_id_middleware",
     "session_middleware",
     "setup_routes",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from .. import keys
@@ -14,6 +13,7 @@ from . import sessions
 from .access import local_path
 from .clients import client_address
 from .csrf import read_form
+from .pages import render
 from .problems import Problem
 
 KEY_NAME_MAX = 64
@@ -92,7 +92,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 async def _render_sign_in(request: web.Request, *, name: str, error: str, status: int) -> web.Response:
     context = {"name": name, "error": error, "next": local_path(request.query.get("next", "/"))}
-    response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    response = await render(request, "login.html", context, status=status, form=True)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -114,7 +114,7 @@ async def _render_account(
         "errors": errors or {},
         "new_key": new_key,
     }
-    response = aiohttp_jinja2.render_template("account.html", request, context, status=status)
+    response = await render(request, "account.html", context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 

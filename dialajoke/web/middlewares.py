@@ -14,13 +14,13 @@ import logging
 import re
 import time
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .. import keys
 from ..ids import unique_id
 from ..store import StorageUnavailable
+from .pages import render
 from .problems import CONTENT_TYPE, Problem
 
 logger = logging.getLogger(__name__)
@@ -84,15 +84,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except Problem as problem:
-        return render_problem(request, problem)
+        return await render_problem(request, problem)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return render_problem(request, Problem.from_http(exc))
+        return await render_problem(request, Problem.from_http(exc))
     except StorageUnavailable:
         # The store logs the outage once; logging each refused request would flood the log.
         retry_after = {"Retry-After": str(request.app[keys.CONFIG].database.retry_after_s)}
-        return render_problem(request, Problem.of("storage-unavailable", 503, headers=retry_after))
+        return await render_problem(request, Problem.of("storage-unavailable", 503, headers=retry_after))
     except asyncio.CancelledError:
         _log_unanswered(request, "cancelled: the client went away, or the service is stopping")
         raise
@@ -102,7 +102,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return web.Response(status=CLIENT_CLOSED_REQUEST)
         request_id = request.get(keys.REQUEST_ID, "-")
         logger.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
-        return render_problem(request, Problem.of("internal-error", 500))
+        return await render_problem(request, Problem.of("internal-error", 500))
 
 
 def _client_gone(request: web.Request) -> bool:
@@ -116,7 +116,7 @@ def _log_unanswered(request: web.Request, why: str) -> None:
     logger.info("%s %s [request %s] not answered: %s", request.method, request.path, request_id, why)
 
 
-def render_problem(request: web.Request, problem: Problem) -> web.Response:
+async def render_problem(request: web.Request, problem: Problem) -> web.Response:
     request_id = request.get(keys.REQUEST_ID, "-")
     headers = {**problem.headers, REQUEST_ID_HEADER: request_id}
     if wants_problem_json(request):
@@ -125,7 +125,7 @@ def render_problem(request: web.Request, problem: Problem) -> web.Response:
         )
     else:
         context = {"problem": problem, "request_id": request_id}
-        response = aiohttp_jinja2.render_template("error.html", request, context, status=problem.status)
+        response = await render(request, "error.html", context, status=problem.status)
     response.headers.update(headers)
     return response
 

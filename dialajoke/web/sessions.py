@@ -10,7 +10,6 @@ short cache) on every request, so a disabled user is signed out.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_session
@@ -97,11 +96,6 @@ async def csrf_token(request: web.Request) -> str:
     if not isinstance(token, str):
         token = session[_CSRF] = secrets.token_urlsafe(32)
     return token
-
-
-async def page_context(request: web.Request) -> dict[str, Any]:
-    """What every page's template may use: who is signed in, and the token for its forms."""
-    return {"principal": request.get(keys.PRINCIPAL), "csrf_token": await csrf_token(request)}
 
 
 async def expected_csrf_token(request: web.Request) -> str | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from .. import keys
 from ..accounts import InvalidName, UserNotFound, WeakPassword
 from ..store import UserExists
 from .csrf import read_form
+from .pages import render
 from .problems import Problem
 
 
@@ -56,4 +56,4 @@ async def _render(
         "values": values or {},
         "errors": errors or {},
     }
-    return aiohttp_jinja2.render_template("users.html", request, context, status=status)
+    return await render(request, "users.html", context, status=status)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from .. import keys
@@ -13,6 +12,7 @@ from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.validation import InvalidRequest, parse_form
 from ..models import FINAL_STATUSES, CallStatus, Principal
 from .csrf import read_form
+from .pages import render
 from .problems import PROBLEM_TYPES, Problem
 
 TABLE_ROWS = 50
@@ -52,7 +52,7 @@ async def cancel_call(request: web.Request) -> web.Response:
 async def calls_table(request: web.Request) -> web.Response:
     """Just the calls table, for the page to refresh itself without losing what is typed."""
     context = {**await _calls_context(request), "booked": booked_id(request)}
-    return aiohttp_jinja2.render_template("_calls.html", request, context)
+    return await render(request, "_calls.html", context)
 
 
 async def problem_type(request: web.Request) -> web.Response:
@@ -61,7 +61,7 @@ async def problem_type(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     title, description = PROBLEM_TYPES[slug]
     context = {"slug": slug, "title": title, "description": description}
-    return aiohttp_jinja2.render_template("problem_type.html", request, context)
+    return await render(request, "problem_type.html", context)
 
 
 def booked_id(request: web.Request) -> int | None:
@@ -82,7 +82,7 @@ async def _render_index(
         "live": app[keys.CONFIG].telnyx.is_live,
         "booked": booked_id(request),
     }
-    return aiohttp_jinja2.render_template("index.html", request, context, status=status)
+    return await render(request, "index.html", context, status=status)
 
 
 async def _calls_context(request: web.Request) -> dict[str, Any]:

@@ -1,0 +1,30 @@
+"""Drawing a page: each template also gets who is signed in and the token for its forms.
+
+Called by the handlers that draw pages, rather than as aiohttp-jinja2 context processors,
+which run on every request: the API and /webhook would then read the session (and answer
+with a cookie) for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from .. import keys
+from .sessions import csrf_token
+
+
+async def render(
+    request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200, form: bool = False
+) -> web.Response:
+    """Draw ``template``; a signed-in user's page (its Sign out button) or a ``form`` gets the CSRF token.
+
+    A page of neither kind makes no session, so reading it sets no cookie.
+    """
+    principal = request.get(keys.PRINCIPAL)
+    token = await csrf_token(request) if principal is not None or form else ""
+    page = {"principal": principal, "csrf_token": token}
+    return aiohttp_jinja2.render_template(template, request, {**page, **context}, status=status)
