@@ -268,8 +268,9 @@ async def test_a_database_from_before_versions_takes_users_and_owned_calls(datab
 
 
 async def test_a_migrated_database_has_the_schema_of_a_new_one(
-    database: Path, clock: ManualClock, tmp_path: Path
+    database: Path, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="dialajoke.store")
     database_before_versions(database, clock)
     fresh = tmp_path / "fresh.sqlite3"
 
@@ -279,6 +280,8 @@ async def test_a_migrated_database_has_the_schema_of_a_new_one(
 
     assert schema_of(database) == schema_of(fresh)
     assert schema_of(fresh)[0] == SCHEMA_VERSION
+    assert f"database {database}: schema brought from version 0 to {SCHEMA_VERSION}" in caplog.text
+    assert f"database {fresh}: created (schema version {SCHEMA_VERSION})" in caplog.text
 
 
 async def test_reopening_an_up_to_date_database_changes_nothing(database: Path, clock: ManualClock) -> None:

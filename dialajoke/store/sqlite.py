@@ -620,6 +620,7 @@ def _migrate(db: sqlite3.Connection, path: str | Path) -> None:
                 f"the database {path} has schema version {version}, made by a newer Dial-A-Joke"
                 f" (this one knows versions up to {SCHEMA_VERSION}): run the newer version, or set database.path"
             )
+        is_new = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
         for statements in MIGRATIONS[version:]:
             for statement in statements:
                 db.execute(statement)
@@ -628,7 +629,9 @@ def _migrate(db: sqlite3.Connection, path: str | Path) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    if version < SCHEMA_VERSION:
+    if is_new:
+        logger.info("database %s: created (schema version %d)", path, SCHEMA_VERSION)
+    elif version < SCHEMA_VERSION:
         logger.info("database %s: schema brought from version %d to %d", path, version, SCHEMA_VERSION)
 
 
