@@ -158,3 +158,23 @@ async def test_only_the_pages_answer_with_a_session_cookie(service: Service) -> 
         assert response.status == 200
         assert "Set-Cookie" not in response.headers, path
     assert "Set-Cookie" in (await service.anonymous.get("/login")).headers
+
+
+async def test_every_page_and_answer_carries_the_security_headers(service: Service, clients: dict[str, Client]) -> None:
+    missing = []
+    for route, path in every_route(service.app):
+        if route.method != "GET":
+            continue
+        for who in ("stranger", "admin_page", "admin_key"):
+            response = await clients[who].get(path, allow_redirects=False)
+            headers = response.headers
+            if not (
+                headers.get("Content-Security-Policy", "").startswith("default-src 'none'; script-src 'self';")
+                and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+                and headers.get("X-Content-Type-Options") == "nosniff"
+                and headers.get("Referrer-Policy") == "same-origin"
+                and headers.get("Server") == "Dial-A-Joke"
+            ):
+                missing.append(f"GET {path} as {who}: {dict(headers)}")
+
+    assert missing == [], "\n".join(missing)

@@ -93,3 +93,38 @@ async def test_booked_shows_only_a_call_id(service: Service) -> None:
 
         assert "is booked" not in page
         assert "alert(1)" not in html.unescape(page + table)
+
+
+async def test_an_admins_page_shows_everyones_calls_or_one_users(service: Service) -> None:
+    await service.add_user("bob", PASSWORD)
+    bob = await service.new_client(await service.add_key("bob"))
+    await bob.post("/api/calls", json={"to": "+12025550177", "at": service.iso_in(120)})
+    await service.book(NUMBER)
+    admin = await service.new_client()
+    await service.accounts.set_password("admin", PASSWORD)
+    await service.sign_in(admin, "admin", PASSWORD)
+
+    everyone = await (await admin.get("/")).text()
+    only_bob = await (await admin.get("/?owner=bob")).text()
+    refreshed = await (await admin.get("/calls/table?owner=bob")).text()
+    alice_asking = await (await service.pages.get("/?owner=bob")).text()
+
+    assert NUMBER in everyone
+    assert "+12025550177" in everyone
+    for page in (only_bob, refreshed):
+        assert "+12025550177" in page
+        assert NUMBER not in page
+    assert 'data-refresh="/calls/table?owner=bob"' in only_bob
+    assert NUMBER in alice_asking
+    assert "+12025550177" not in alice_asking
+
+
+async def test_an_unknown_owner_shows_everyone_and_is_not_echoed(service: Service) -> None:
+    admin = await service.new_client()
+    await service.accounts.set_password("admin", PASSWORD)
+    await service.sign_in(admin, "admin", PASSWORD)
+
+    page = await (await admin.get('/?owner="><b>nobody</b>')).text()
+
+    assert "nobody</b>" not in html.unescape(page)
+    assert 'data-refresh="/calls/table"' in page

@@ -10,12 +10,13 @@ from aiohttp import web
 from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.validation import InvalidRequest, parse_form
-from ..models import FINAL_STATUSES, CallStatus, Principal
+from ..models import FINAL_STATUSES, CallStatus, User
 from .csrf import read_form
 from .pages import render
 from .problems import PROBLEM_TYPES, Problem
 
 TABLE_ROWS = 50
+MAX_NAME = 64
 BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
 
@@ -87,14 +88,42 @@ async def _render_index(
 
 async def _calls_context(request: web.Request) -> dict[str, Any]:
     store = request.app[keys.STORE]
-    owner_id = _owner_filter(request[keys.PRINCIPAL])
+    principal = request[keys.PRINCIPAL]
+    owner = await _owner_chosen(request)
+    owner_id = owner.id if owner else None if principal.is_admin else principal.user_id
     in_progress = set(CallStatus) - FINAL_STATUSES
     return {
         "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True, owner_id=owner_id),
         "recent": await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS, owner_id=owner_id),
+        "owner": owner.name if owner else "",
+        "owners": await _owner_names(request),
+        "refresh": _refresh_url(request, owner),
     }
 
 
-def _owner_filter(principal: Principal) -> int | None:
-    """Admins see every call (inbound ones included); a user only their own."""
-    return None if principal.is_admin else principal.user_id
+async def _owner_chosen(request: web.Request) -> User | None:
+    """Whose calls an admin chose to see (``?owner=NAME`` naming a user); None: everyone's.
+
+    Always None for a user who is not an admin: they see their own calls, whatever the address says.
+    """
+    name = request.query.get("owner", "")
+    if not request[keys.PRINCIPAL].is_admin or not 0 < len(name) <= MAX_NAME:
+        return None
+    return await request.app[keys.ACCOUNTS].find_user(name)
+
+
+async def _owner_names(request: web.Request) -> dict[int, str]:
+    """For an admin's page, who booked each call; nothing for anyone else's."""
+    if not request[keys.PRINCIPAL].is_admin:
+        return {}
+    return {user.id: user.name for user in await request.app[keys.ACCOUNTS].list_users()}
+
+
+def _refresh_url(request: web.Request, owner: User | None) -> str:
+    """Where the page fetches its calls table again: the same calls, the same call highlighted."""
+    query = {}
+    if (booked := booked_id(request)) is not None:
+        query["booked"] = str(booked)
+    if owner is not None:
+        query["owner"] = owner.name
+    return str(request.app.router["calls_table"].url_for().with_query(query))
