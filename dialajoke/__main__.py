@@ -74,13 +74,21 @@ def main(argv: list[str] | None = None) -> int:
 
 async def serve(app: web.Application, sock: socket.socket, config: Config) -> None:
     """Serve ``app`` on ``sock`` until a stop signal, as ``web.run_app`` does, but with at most
-    http.max_connections connections open at once (web/slow_clients.py).
+    http.max_connections connections open at once (web/slow_clients.py), each closed after
+    http.idle_timeout_s without a complete request.
 
     A stop signal raises ``web.GracefulExit`` out of the loop; ``asyncio.run`` then cancels
     this coroutine, whose cleanup closes the connections (waiting up to
     http.shutdown_grace_s for requests in flight) and then the app.
     """
-    runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=config.http.shutdown_grace_s)
+    runner = web.AppRunner(
+        app,
+        handle_signals=True,
+        shutdown_timeout=config.http.shutdown_grace_s,
+        # aiohttp's keep-alive timer also runs from the moment a connection opens until its
+        # request is complete: the one limit on a client that never finishes its headers.
+        keepalive_timeout=config.http.idle_timeout_s,
+    )
     await runner.setup()
     try:
         site = CappedSockSite(runner, sock, max_connections=config.http.max_connections, clock=app[keys.CLOCK])

@@ -182,6 +182,13 @@ class HttpConfig(_Section):
     body_timeout_s: PositiveFloat = Field(
         30.0, description="a request body not fully received this long after its headers is refused (408)"
     )
+    idle_timeout_s: PositiveFloat = Field(
+        15.0,
+        description=(
+            "a connection that brings no complete request for this long is closed: idle between requests,"
+            " or sending its headers a byte at a time"
+        ),
+    )
     max_connections: PositiveInt = Field(
         512, description="open connections at once; past this, new ones are closed at once (a proxy queues them)"
     )

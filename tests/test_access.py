@@ -178,3 +178,28 @@ async def test_every_page_and_answer_carries_the_security_headers(service: Servi
                 missing.append(f"GET {path} as {who}: {dict(headers)}")
 
     assert missing == [], "\n".join(missing)
+
+
+async def test_the_bearer_scheme_is_read_in_any_case(service: Service) -> None:
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        response = await service.anonymous.get("/api/calls", headers={"Authorization": f"{scheme} {service.key}"})
+
+        assert response.status == 200
+
+
+async def test_a_proxys_basic_authorization_does_not_hide_the_session(service: Service) -> None:
+    admin = await service.new_client()
+    await service.accounts.set_password("admin", PASSWORD)
+    await service.sign_in(admin, "admin", PASSWORD)
+
+    response = await admin.get("/info", headers={"Authorization": "Basic cHJveHk6cGFzcw=="})
+
+    assert response.status == 200
+
+
+async def test_nothing_with_numbers_in_it_is_kept_in_a_cache(service: Service) -> None:
+    await service.book("+12025550142")
+
+    for client, path in ((service.pages, "/"), (service.pages, "/calls/table"), (service.client, "/api/calls")):
+        assert (await client.get(path)).headers["Cache-Control"] == "no-store"
+    assert (await service.anonymous.get("/static/style.css")).headers["Cache-Control"] == "no-cache"

@@ -128,3 +128,9 @@ async def test_an_unknown_owner_shows_everyone_and_is_not_echoed(service: Servic
 
     assert "nobody</b>" not in html.unescape(page)
     assert 'data-refresh="/calls/table"' in page
+
+
+async def test_a_call_id_too_large_for_any_call_is_not_found_on_the_page(service: Service) -> None:
+    response = await service.post_form("/calls/9999999999999999999/cancel", {})
+
+    assert response.status == 404

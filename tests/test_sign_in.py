@@ -74,6 +74,7 @@ async def test_the_session_cookie_is_secure_when_the_service_is_reached_over_htt
     response = await service.anonymous.get("/login")
 
     assert "Secure" in response.headers["Set-Cookie"]
+    assert response.headers["Set-Cookie"].startswith("__Host-dialajoke_session=")
 
 
 async def test_a_wrong_password_and_an_unknown_name_read_the_same(service: Service) -> None:

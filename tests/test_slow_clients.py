@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from dialajoke.__main__ import listen
+from dialajoke.__main__ import listen, serve
 from dialajoke.app import create_app
 from dialajoke.config import Config
 from dialajoke.web.slow_clients import CappedSockSite, RefusalLog
@@ -149,3 +149,35 @@ async def test_refused_connections_are_reported_at_most_once_per_ten_seconds_wit
         "refused 4 connection(s) since the last such report: 512 are open, the most http.max_connections allows"
     ]
     assert all(record.levelno == logging.WARNING for record in caplog.records)
+
+
+@pytest.fixture
+async def served(database: Path, clock: ManualClock) -> AsyncIterator[Config]:
+    """The service run by ``serve``, as ``python -m dialajoke`` runs it, with a short idle timeout."""
+    config = with_http(service_config(database), idle_timeout_s=BODY_TIMEOUT_S)
+    serving = asyncio.create_task(serve(create_app(config, clock=clock), listen("127.0.0.1", config.http.port), config))
+    await wait_until(lambda: health_answers(config), ANSWER_TIMEOUT_S, "the service to answer")
+    yield config
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+
+
+async def health_answers(config: Config) -> bool:
+    try:
+        return await health(config) == 200
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /health HTTP/1.1\r\nHo"], ids=["nothing", "headers-that-never-end"])
+async def test_a_connection_that_brings_no_whole_request_is_closed(served: Config, sent: bytes) -> None:
+    reader, writer = await asyncio.open_connection(served.http.host, served.http.port)
+    try:
+        writer.write(sent)
+        closed = await asyncio.wait_for(reader.read(), ANSWER_TIMEOUT_S)
+    finally:
+        writer.close()
+
+    assert closed == b""
+    assert await health(served) == 200

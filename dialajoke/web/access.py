@@ -27,7 +27,6 @@ from .problems import Problem
 
 logger = logging.getLogger(__name__)
 
-BEARER = "Bearer "
 _LOCAL_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+/?)*")
 
 
@@ -84,9 +83,9 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def _principal(request: web.Request, rule: Access) -> Principal:
     """The user behind the request's API key or session, as the rule allows, or the refusal."""
-    authorization = request.headers.get("Authorization")
-    if authorization is not None and rule is not Access.SIGNED_IN:
-        return await _key_holder(request, authorization)
+    key = bearer_token(request)
+    if key is not None and rule is not Access.SIGNED_IN:
+        return await _key_holder(request, key)
     if rule is Access.API_KEY:
         raise _unauthorized("Send an API key: Authorization: Bearer dj_...; make one on the Account page.")
     principal = await sessions.signed_in(request)
@@ -97,9 +96,14 @@ async def _principal(request: web.Request, rule: Access) -> Principal:
     raise _unauthorized("Sign in as an admin, or send an admin's API key: Authorization: Bearer dj_...")
 
 
-async def _key_holder(request: web.Request, authorization: str) -> Principal:
-    key = authorization[len(BEARER) :] if authorization.startswith(BEARER) else ""
-    principal = await request.app[keys.ACCOUNTS].principal_for_key(key.strip()) if key else None
+def bearer_token(request: web.Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (the scheme in any case, RFC 9110), or None."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def _key_holder(request: web.Request, key: str) -> Principal:
+    principal = await request.app[keys.ACCOUNTS].principal_for_key(key) if key else None
     if principal is None:
         raise _unauthorized(
             "The API key is not valid: it is mistyped, revoked, or its user is disabled.", error="invalid_token"
@@ -109,8 +113,8 @@ async def _key_holder(request: web.Request, authorization: str) -> Principal:
 
 def _presents_metrics_token(request: web.Request) -> bool:
     token = request.app[keys.CONFIG].metrics.token.get_secret_value()
-    offered = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(offered.encode(), (BEARER + token).encode())
+    offered = bearer_token(request) or ""
+    return bool(token) and hmac.compare_digest(offered.encode(), token.encode())
 
 
 def _unauthorized(detail: str, *, error: str = "") -> Problem:

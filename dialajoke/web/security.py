@@ -67,6 +67,8 @@ def security_headers(public_url: str) -> ResponseHook:
 
     async def set_security_headers(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.update(headers)
+        # Pages and answers hold people's numbers: no cache (a shared one above all) keeps them.
+        response.headers.setdefault("Cache-Control", "no-store")
 
     return set_security_headers
 

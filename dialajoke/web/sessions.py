@@ -30,13 +30,15 @@ _CSRF = "csrf"
 
 def cookie_sessions(config: Config, key: bytes) -> Middleware:
     """aiohttp-session's own middleware over the encrypted cookie, as this service sets it."""
+    https = urlsplit(config.public_url).scheme == "https"
     storage = EncryptedCookieStorage(
         key,
-        cookie_name=COOKIE_NAME,
+        # Over https, the __Host- prefix makes browsers refuse the cookie from a sibling subdomain.
+        cookie_name=("__Host-" if https else "") + COOKIE_NAME,
         max_age=config.auth.session_max_age_s,
         httponly=True,
         samesite="Lax",
-        secure=urlsplit(config.public_url).scheme == "https",
+        secure=https,
     )
     return aiohttp_session.session_middleware(storage)
 

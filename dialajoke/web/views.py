@@ -17,6 +17,8 @@ from .problems import PROBLEM_TYPES, Problem
 
 TABLE_ROWS = 50
 MAX_NAME = 64
+MAX_CALL_ID = 2**63 - 1
+"""The largest id the database can hold: a longer one names no call."""
 BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
 
@@ -42,6 +44,8 @@ async def cancel_call(request: web.Request) -> web.Response:
     """The Cancel button of a call not yet dialed; back to the page, which shows it cancelled."""
     call_id = int(request.match_info["call_id"])
     try:
+        if call_id > MAX_CALL_ID:
+            raise CallNotFound(call_id)
         await request.app[keys.BOOKINGS].cancel(call_id, by=request[keys.PRINCIPAL])
     except CallNotFound:
         raise Problem.of("call-not-found", 404, f"You have no call {call_id}.") from None
