@@ -208,6 +208,36 @@ async def test_fewer_failures_than_the_limit_refuse_nothing(accounts: Accounts) 
     assert (await accounts.sign_in("bob", PASSWORD, ADDRESS)).name == "bob"
 
 
+async def test_guesses_sent_at_once_are_limited_like_guesses_sent_one_by_one(
+    accounts: Accounts, store: SqliteCallStore, clock: ManualClock
+) -> None:
+    """Forty guesses at the same moment, the right one last: only five are ever checked, and it is refused."""
+    await accounts.create_user("bob", PASSWORD, admin=False)
+    guesses = [f"wrong guess number {number}" for number in range(39)] + [PASSWORD]
+
+    outcomes = await asyncio.gather(
+        *(accounts.sign_in("bob", guess, f"198.51.100.{number}") for number, guess in enumerate(guesses)),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 35
+    assert await store.login_failures(name="bob", address=ADDRESS, since=0) == (5, 0, clock.time())
+
+
+async def test_guesses_sent_at_once_from_one_address_are_limited_whatever_the_names(
+    accounts: Accounts, store: SqliteCallStore
+) -> None:
+    await accounts.create_user("bob", PASSWORD, admin=False)
+    names = [f"guess{number}" for number in range(19)] + ["bob"]
+
+    outcomes = await asyncio.gather(
+        *(accounts.sign_in(name, PASSWORD, ADDRESS) for name in names), return_exceptions=True
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 15
+    assert (await store.login_failures(name="bob", address=ADDRESS, since=0))[1] == 5
+
+
 async def test_failures_are_remembered_across_a_restart(database: Path, clock: ManualClock) -> None:
     store = await SqliteCallStore.open(database, clock)
     try:

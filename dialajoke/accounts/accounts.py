@@ -131,21 +131,29 @@ class Accounts:
     async def sign_in(self, name: str, password: str, address: str) -> User:
         """The user, if ``password`` is theirs and they may sign in.
 
-        :raises TooManySignIns: too many failures lately for this name or from this address;
-            checked first, so a guess is not even tried.
+        :raises TooManySignIns: too many failures lately for this name or from this address, counting
+            the guesses still being checked; decided first, so a guess is not even tried.
         :raises SignInRefused: after ``auth.login_failure_delay_s``, with one message whatever the
             cause (unknown name, wrong password, disabled user, a user without a password).
         """
-        await self._throttle.check(name, address)
+        async with self._throttle.guess(name, address) as guess:
+            user = await self._password_holder(name, password)
+            if user is None:
+                await guess.failed()
+        if user is None:
+            await sleep(self._clock, self._settings.login_failure_delay_s)
+            raise SignInRefused()
+        if user.password_hash is not None and needs_rehash(user.password_hash):
+            await self._store.set_password_hash(user.id, await renew_hash(password))
+            user = await self._store.get_user(user.id) or user
+        return user
+
+    async def _password_holder(self, name: str, password: str) -> User | None:
+        """The user named, if ``password`` is theirs and they may sign in; one verification is spent either way."""
         user = await self._store.find_user(name) if USER_NAME.fullmatch(name) else None
         verified = await verify_password(user.password_hash if user else None, password)
         if user is None or not verified or user.is_disabled or user.password_hash is None:
-            await self._throttle.record_failure(name, address)
-            await sleep(self._clock, self._settings.login_failure_delay_s)
-            raise SignInRefused()
-        if needs_rehash(user.password_hash):
-            await self._store.set_password_hash(user.id, await renew_hash(password))
-            user = await self._store.get_user(user.id) or user
+            return None
         return user
 
     def session_stamp(self, user: User) -> str:
