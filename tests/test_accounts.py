@@ -447,7 +447,7 @@ async def test_a_session_stamp_changes_with_the_password_and_ends_other_sessions
     old_stamp = accounts.session_stamp(bob)
     assert await accounts.principal_for_session(bob.id, old_stamp) == Principal(bob.id, "bob", is_admin=True)
 
-    changed = await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase")
+    changed = await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase", ADDRESS)
 
     new_stamp = accounts.session_stamp(changed)
     assert new_stamp != old_stamp
@@ -470,11 +470,42 @@ async def test_a_password_is_changed_only_with_the_current_one(accounts: Account
     bob = await accounts.create_user("bob", PASSWORD, admin=False)
 
     with pytest.raises(SignInRefused):
-        await accounts.change_password(bob.id, "not the password", "a brand new passphrase")
+        await accounts.change_password(bob.id, "not the password", "a brand new passphrase", ADDRESS)
     with pytest.raises(WeakPassword):
-        await accounts.change_password(bob.id, PASSWORD, "short")
+        await accounts.change_password(bob.id, PASSWORD, "short", ADDRESS)
 
     assert (await accounts.sign_in("bob", PASSWORD, ADDRESS)).name == "bob"
+
+
+async def test_guesses_at_the_current_password_are_limited_like_sign_ins(
+    accounts: Accounts, store: SqliteCallStore
+) -> None:
+    """Twenty-nine wrong guesses and the right one, sent at once: five are checked, and the password stays."""
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    guesses = [f"wrong guess number {number}" for number in range(29)] + [PASSWORD]
+
+    outcomes = await asyncio.gather(
+        *(accounts.change_password(bob.id, guess, "a brand new passphrase", ADDRESS) for guess in guesses),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 25
+    assert await store.get_user(bob.id) == bob
+    with pytest.raises(TooManySignIns):
+        await accounts.sign_in("bob", PASSWORD, "192.0.2.1")
+
+
+async def test_wrong_current_passwords_from_an_address_count_against_its_sign_ins(accounts: Accounts) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    await accounts.create_user("carol", PASSWORD, admin=False)
+    for _ in range(5):
+        with pytest.raises(SignInRefused):
+            await accounts.change_password(bob.id, "not the password", "a brand new passphrase", ADDRESS)
+
+    with pytest.raises(TooManySignIns):
+        await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase", "192.0.2.1")
+    with pytest.raises(TooManySignIns):
+        await accounts.sign_in("carol", PASSWORD, ADDRESS)
 
 
 # --- The first admin -----------------------------------------------------------------------------

@@ -140,6 +140,21 @@ async def test_a_wrong_current_password_changes_nothing(service: Service) -> Non
     assert (await attempt(service, "alice", PASSWORD)).status == 303
 
 
+async def test_guesses_at_the_current_password_are_limited_then_answered_429(service: Service) -> None:
+    new = "another password, long enough"
+    for _ in range(5):
+        response = await service.post_form("/account/password", {"current": "a guess", "new": new, "again": new})
+        assert response.status == 400
+
+    refused = await service.post_form("/account/password", {"current": PASSWORD, "new": new, "again": new})
+
+    assert refused.status == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 900
+    assert "Too many failed sign-ins" in await refused.text()
+    service.clock.advance(901)
+    assert (await attempt(service, "alice", PASSWORD)).status == 303
+
+
 async def test_signing_out_ends_the_session(service: Service) -> None:
     response = await service.post_form("/logout", {})
 

@@ -174,16 +174,25 @@ class Accounts:
         self._sessions[user_id, stamp] = self._trusted(principal, now)
         return principal
 
-    async def change_password(self, user_id: int, current: str, new: str) -> User:
+    async def change_password(self, user_id: int, current: str, new: str, address: str) -> User:
         """A user's own change, which ends their other sessions.
 
+        Whoever holds a session cookie could otherwise guess the current password here as
+        often as they like, so each guess counts against the same limit as a sign-in, as the
+        user's name and from ``address``.
+
         :raises WeakPassword: the new password breaks the rules (checked first).
+        :raises TooManySignIns: as for :meth:`sign_in`; the current password is not even tried.
         :raises SignInRefused: ``current`` is wrong (after ``auth.login_failure_delay_s``).
         """
         check_rules(new)
         user = await self._store.get_user(user_id)
-        verified = await verify_password(user.password_hash if user else None, current)
-        if user is None or not verified or user.is_disabled:
+        if user is None or user.is_disabled:
+            raise SignInRefused()
+        async with self._throttle.guess(user.name, address) as guess:
+            if not await verify_password(user.password_hash, current):
+                await guess.failed()
+        if guess.has_failed:
             await sleep(self._clock, self._settings.login_failure_delay_s)
             raise SignInRefused()
         return await self._replace_password(user, new)
