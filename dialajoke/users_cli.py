@@ -129,9 +129,11 @@ def _read_password(args: argparse.Namespace) -> str | None:
 async def _run(config: Config, action: Action, args: argparse.Namespace) -> None:
     clock = SystemClock()
     store = await SqliteCallStore.open(config.database.path, clock, exclusive=False)
+    accounts = Accounts(store, clock, config.auth)
     try:
-        await action(Accounts(store, clock, config.auth), args)
+        await action(accounts, args)
     finally:
+        accounts.close()
         await store.close()
 
 

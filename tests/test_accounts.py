@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,21 @@ async def beside(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCall
     await store.close()
 
 
+_OPENED: list[Accounts] = []
+
+
 def accounts_on(store: SqliteCallStore, clock: ManualClock, **settings: Any) -> Accounts:
-    """Accounts whose failed sign-ins answer at once, unless a test says otherwise."""
-    return Accounts(store, clock, AuthConfig(**{"login_failure_delay_s": 0.0, **settings}))
+    """Accounts whose failed sign-ins answer at once, unless a test says otherwise; closed after the test."""
+    accounts = Accounts(store, clock, AuthConfig(**{"login_failure_delay_s": 0.0, **settings}))
+    _OPENED.append(accounts)
+    return accounts
+
+
+@pytest.fixture(autouse=True)
+def close_accounts() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 @pytest.fixture

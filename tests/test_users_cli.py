@@ -60,18 +60,22 @@ class Cli:
 
     async def principal_for(self, key: str) -> Principal | None:
         store = await SqliteCallStore.open(self.database, self.clock, exclusive=False)
+        accounts = Accounts(store, self.clock, AuthConfig())
         try:
-            return await Accounts(store, self.clock, AuthConfig()).principal_for_key(key)
+            return await accounts.principal_for_key(key)
         finally:
+            accounts.close()
             await store.close()
 
     async def signs_in(self, name: str, password: str) -> bool:
         store = await SqliteCallStore.open(self.database, self.clock, exclusive=False)
+        accounts = Accounts(store, self.clock, AuthConfig(login_failure_delay_s=0))
         try:
-            await Accounts(store, self.clock, AuthConfig(login_failure_delay_s=0)).sign_in(name, password, "::1")
+            await accounts.sign_in(name, password, "::1")
         except SignInRefused:
             return False
         finally:
+            accounts.close()
             await store.close()
         return True
 

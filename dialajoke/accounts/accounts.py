@@ -22,7 +22,7 @@ from ..models import ApiKey, Principal, User
 from ..store import CallStore, StorageUnavailable, UserExists
 from .api_keys import hash_key, key_id_of, matches, new_key
 from .errors import InvalidName, KeyNotFound, SignInRefused, UserDisabled, UserNotFound
-from .passwords import check_rules, hash_password, needs_rehash, renew_hash, verify_password
+from .passwords import PasswordWork, check_rules, needs_rehash
 from .throttle import SignInThrottle
 
 USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -62,16 +62,24 @@ def check_key_name(name: str) -> None:
 
 
 class Accounts:
-    """Users, sign-in, API keys and sessions, on a store; one per process, shared by every request."""
+    """Users, sign-in, API keys and sessions, on a store; one per process, shared by every request.
+
+    It owns the threads that check passwords: :meth:`close` it when done.
+    """
 
     def __init__(self, store: CallStore, clock: Clock, settings: AuthConfig) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
         self._throttle = SignInThrottle(store, clock, settings)
+        self._passwords = PasswordWork()
         self._keys: dict[str, _Trusted] = {}
         self._sessions: dict[tuple[int, str], _Trusted] = {}
         self._last_use: dict[str, float] = {}
+
+    def close(self) -> None:
+        """Stop the threads that check passwords (see :class:`~dialajoke.accounts.passwords.PasswordWork`)."""
+        self._passwords.close()
 
     @property
     def key_cache_s(self) -> float:
@@ -88,7 +96,7 @@ class Accounts:
         :raises UserExists: the name is taken (names are compared regardless of case).
         """
         check_user_name(name)
-        password_hash = None if password is None else await hash_password(password)
+        password_hash = None if password is None else await self._passwords.hash(password)
         return await self._store.add_user(name=name, password_hash=password_hash, is_admin=admin)
 
     async def ensure_first_admin(self) -> tuple[User, str] | None:
@@ -144,14 +152,14 @@ class Accounts:
             await sleep(self._clock, self._settings.login_failure_delay_s)
             raise SignInRefused()
         if user.password_hash is not None and needs_rehash(user.password_hash):
-            await self._store.set_password_hash(user.id, await renew_hash(password))
+            await self._store.set_password_hash(user.id, await self._passwords.renew(password))
             user = await self._store.get_user(user.id) or user
         return user
 
     async def _password_holder(self, name: str, password: str) -> User | None:
         """The user named, if ``password`` is theirs and they may sign in; one verification is spent either way."""
         user = await self._store.find_user(name) if USER_NAME.fullmatch(name) else None
-        verified = await verify_password(user.password_hash if user else None, password)
+        verified = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not verified or user.is_disabled or user.password_hash is None:
             return None
         return user
@@ -190,7 +198,7 @@ class Accounts:
         if user is None or user.is_disabled:
             raise SignInRefused()
         async with self._throttle.guess(user.name, address) as guess:
-            if not await verify_password(user.password_hash, current):
+            if not await self._passwords.verify(user.password_hash, current):
                 await guess.failed()
         if guess.has_failed:
             await sleep(self._clock, self._settings.login_failure_delay_s)
@@ -207,7 +215,7 @@ class Accounts:
         return await self._replace_password(await self.user_named(name), password)
 
     async def _replace_password(self, user: User, password: str) -> User:
-        if not await self._store.set_password_hash(user.id, await hash_password(password)):
+        if not await self._store.set_password_hash(user.id, await self._passwords.hash(password)):
             raise UserNotFound(f"no user named {user.name!r}")
         self._forget_sessions(user.id)
         return await self._store.get_user(user.id) or user

@@ -122,7 +122,7 @@ async def _render_account(
 
 
 def _try_later(refusal: TooManySignIns) -> str:
-    return f"Too many failed sign-ins: try again in {_minutes(_retry_after_s(refusal))}."
+    return f"{refusal.reason.capitalize()}: try again in {_how_long(_retry_after_s(refusal))}."
 
 
 def _with_retry_after(response: web.Response, refusal: TooManySignIns) -> web.Response:
@@ -134,6 +134,8 @@ def _retry_after_s(refusal: TooManySignIns) -> int:
     return max(1, math.ceil(refusal.retry_after_s))
 
 
-def _minutes(seconds: int) -> str:
+def _how_long(seconds: int) -> str:
+    if seconds < 60:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
     minutes = math.ceil(seconds / 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
