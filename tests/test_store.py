@@ -956,3 +956,39 @@ async def test_login_failures_of_the_last_day_are_kept_while_new_ones_come(
     await store.record_login_failure(name="bob", address="192.0.2.1")
 
     assert await store.login_failures(name="alice", address="192.0.2.1", since=START - 1) == (1, 2, START)
+
+
+# Ended sessions
+
+
+async def test_an_ended_session_is_ended_until_the_time_given(store: CallStore, clock: ManualClock) -> None:
+    await store.end_session("session-a", until=START + 60)
+
+    assert await store.is_session_ended("session-a") is True
+    assert await store.is_session_ended("session-b") is False
+    clock.advance(59)
+    assert await store.is_session_ended("session-a") is True
+    clock.advance(1)
+    assert await store.is_session_ended("session-a") is False
+
+
+async def test_ending_a_session_again_keeps_the_later_time(store: CallStore, clock: ManualClock) -> None:
+    await store.end_session("session-a", until=START + 60)
+    await store.end_session("session-a", until=START + 30)
+    await store.end_session("session-b", until=START + 30)
+    clock.advance(45)
+
+    assert await store.is_session_ended("session-a") is True
+    assert await store.is_session_ended("session-b") is False
+
+
+async def test_ended_sessions_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
+    await first.end_session("session-a", until=START + 60)
+    await first.close()
+
+    second = await backend.open(clock)
+    try:
+        assert await second.is_session_ended("session-a") is True
+    finally:
+        await second.close()

@@ -1,8 +1,8 @@
 """CallStore: the contract every store of calls keeps, whatever the database behind it.
 
 The schedule must survive a restart, so every call is a row and every step of its life
-a row on its timeline. The users who book them, their API keys and the failed sign-ins
-counted against them live beside the calls, in the same database, so that one backup
+a row on its timeline. The users who book them, their API keys, the failed sign-ins
+counted against them and the sessions they ended live beside the calls, in the same database, so that one backup
 holds everything and a restart forgets nothing. Every backend (SQLite for one process; another, such as
 PostgreSQL, for several) implements these methods and passes the same contract suite.
 """
@@ -233,6 +233,22 @@ class CallStore(abc.ABC):
         to come back when it falls out of the window. Only failures of the last
         :data:`LOGIN_FAILURES_KEPT_S` are sure to be counted.
         """
+
+    # Sessions ended on the page: the cookie alone names the session, so a copy of it kept
+    # after signing out would go on working until it expires, unless the end is written down.
+
+    @abc.abstractmethod
+    async def end_session(self, session_id: str, until: float) -> None:
+        """Record that the session has ended: :meth:`is_session_ended` says so until the epoch time ``until``.
+
+        ``until`` is when the session would have expired anyway, after which nothing need be
+        kept: ended sessions past their ``until`` may be deleted meanwhile, so that signing out
+        again and again cannot fill the disk. Ending an ended session keeps the later ``until``.
+        """
+
+    @abc.abstractmethod
+    async def is_session_ended(self, session_id: str) -> bool:
+        """Whether the session was ended and its ``until`` is still ahead."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

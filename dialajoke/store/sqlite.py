@@ -105,6 +105,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE calls ADD COLUMN owner_id INTEGER REFERENCES users (id)",
         "CREATE INDEX calls_by_owner_due ON calls (owner_id, due_at)",
     ),
+    # 3: sessions ended on the page, kept until they would have expired.
+    (
+        """CREATE TABLE ended_sessions (
+            id TEXT PRIMARY KEY,
+            until REAL NOT NULL
+        )""",
+        "CREATE INDEX ended_sessions_by_until ON ended_sessions (until)",
+    ),
 )
 """The statements that bring a database from each version (``PRAGMA user_version``) to the next.
 
@@ -494,6 +502,24 @@ class SqliteCallStore(CallStore):
         rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(key, address, since, key, address)))
         by_name, by_address, oldest = rows[0]
         return by_name, by_address, oldest
+
+    async def end_session(self, session_id: str, until: float) -> None:
+        now = self._clock.time()
+
+        def end(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM ended_sessions WHERE until <= ?", (now,))
+            sql = (
+                "INSERT INTO ended_sessions (id, until) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET until = MAX(until, excluded.until)"
+            )
+            db.execute(sql, (session_id, until))
+
+        await self._write(end)
+
+    async def is_session_ended(self, session_id: str) -> bool:
+        sql = "SELECT EXISTS (SELECT 1 FROM ended_sessions WHERE id = ? AND until > ?)"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(session_id, self._clock.time())))
+        return bool(rows[0][0])
 
     async def ping(self) -> None:
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))
