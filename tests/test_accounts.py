@@ -30,6 +30,7 @@ from .waiting import let_loop_run, wait_until
 
 PASSWORD = "correct horse battery"
 ADDRESS = "203.0.113.7"
+SESSION = "a-session-id"
 
 
 @pytest.fixture
@@ -373,16 +374,16 @@ async def test_a_user_disabled_by_another_process_is_refused_once_the_cache_runs
     _, key = await accounts.add_key(bob.id, "laptop")
     stamp = accounts.session_stamp(bob)
     assert await accounts.principal_for_key(key) is not None
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
 
     await accounts_on(beside, clock).disable_user("bob")
 
     clock.advance(9.9)
     assert await accounts.principal_for_key(key) is not None
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
     clock.advance(0.1)
     assert await accounts.principal_for_key(key) is None
-    assert await accounts.principal_for_session(bob.id, stamp) is None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
 
 
 async def test_with_no_cache_every_check_reads_the_store(
@@ -457,25 +458,53 @@ async def test_a_key_needs_a_name_of_1_to_64_printable_characters(accounts: Acco
 async def test_a_session_stamp_changes_with_the_password_and_ends_other_sessions(accounts: Accounts) -> None:
     bob = await accounts.create_user("bob", PASSWORD, admin=True)
     old_stamp = accounts.session_stamp(bob)
-    assert await accounts.principal_for_session(bob.id, old_stamp) == Principal(bob.id, "bob", is_admin=True)
+    assert await accounts.principal_for_session(bob.id, old_stamp, SESSION) == Principal(bob.id, "bob", is_admin=True)
 
     changed = await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase", ADDRESS)
 
     new_stamp = accounts.session_stamp(changed)
     assert new_stamp != old_stamp
-    assert await accounts.principal_for_session(bob.id, old_stamp) is None
-    assert await accounts.principal_for_session(bob.id, new_stamp) is not None
-    assert await accounts.principal_for_session(bob.id + 1, new_stamp) is None
+    assert await accounts.principal_for_session(bob.id, old_stamp, SESSION) is None
+    assert await accounts.principal_for_session(bob.id, new_stamp, SESSION) is not None
+    assert await accounts.principal_for_session(bob.id + 1, new_stamp, SESSION) is None
 
 
 async def test_an_operators_new_password_ends_the_sessions_too(accounts: Accounts) -> None:
     bob = await accounts.create_user("bob", PASSWORD, admin=False)
     stamp = accounts.session_stamp(bob)
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
 
     await accounts.set_password("bob", "a brand new passphrase")
 
-    assert await accounts.principal_for_session(bob.id, stamp) is None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
+
+
+async def test_an_ended_session_is_refused_at_once_and_the_users_others_are_not(
+    accounts: Accounts, clock: ManualClock
+) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    stamp = accounts.session_stamp(bob)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+
+    await accounts.end_session(SESSION, until=clock.time() + 3600)
+
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
+    assert await accounts.principal_for_session(bob.id, stamp, "another-session") is not None
+
+
+async def test_a_session_ended_by_another_process_is_refused_once_the_cache_runs_out(
+    accounts: Accounts, beside: SqliteCallStore, clock: ManualClock
+) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    stamp = accounts.session_stamp(bob)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+
+    await accounts_on(beside, clock).end_session(SESSION, until=clock.time() + 3600)
+
+    clock.advance(9.9)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+    clock.advance(0.1)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
 
 
 async def test_a_password_is_changed_only_with_the_current_one(accounts: Accounts) -> None:

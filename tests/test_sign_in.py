@@ -10,6 +10,7 @@ from aiohttp import web
 from dialajoke import keys
 from dialajoke.app import NoUserYet, create_app
 from dialajoke.config import AuthConfig, HttpConfig
+from dialajoke.web.sessions import COOKIE_NAME
 
 from .service import ADMIN, PASSWORD, Service, csrf_token, quick_telnyx, service_config
 
@@ -160,6 +161,35 @@ async def test_signing_out_ends_the_session(service: Service) -> None:
 
     assert response.status == 303
     assert (await service.pages.get("/", allow_redirects=False)).status == 303
+
+
+async def copy_of_the_session(service: Service) -> Any:
+    """Another client holding a copy of the cookie of ``service.pages``, as someone who took it would."""
+    copy = await service.new_client()
+    cookie = service.pages.session.cookie_jar.filter_cookies(service.pages.make_url("/"))[COOKIE_NAME].value
+    copy.session.cookie_jar.update_cookies({COOKIE_NAME: cookie}, service.pages.make_url("/"))
+    assert (await copy.get("/", allow_redirects=False)).status == 200
+    return copy
+
+
+async def test_a_copy_of_the_cookie_kept_after_signing_out_no_longer_signs_in(service: Service) -> None:
+    copy = await copy_of_the_session(service)
+
+    assert (await service.post_form("/logout", {})).status == 303
+
+    replayed = await copy.get("/account", allow_redirects=False)
+    assert replayed.status == 303
+    assert replayed.headers["Location"].startswith("/login")
+    assert (await copy.get("/", allow_redirects=False)).status == 303
+
+
+async def test_signing_in_again_ends_the_session_before(service: Service) -> None:
+    copy = await copy_of_the_session(service)
+    await service.add_user("bob", PASSWORD)
+
+    await service.sign_in(service.pages, "bob", PASSWORD)
+
+    assert (await copy.get("/", allow_redirects=False)).status == 303
 
 
 async def test_a_sign_in_lasts_no_longer_than_its_maximum_age(service: Service) -> None:

@@ -74,7 +74,8 @@ class Accounts:
         self._throttle = SignInThrottle(store, clock, settings)
         self._passwords = PasswordWork()
         self._keys: dict[str, _Trusted] = {}
-        self._sessions: dict[tuple[int, str], _Trusted] = {}
+        self._sessions: dict[tuple[int, str, str], _Trusted] = {}
+        """Sessions checked lately, by (user id, password stamp, session id)."""
         self._last_use: dict[str, float] = {}
 
     def close(self) -> None:
@@ -167,20 +168,27 @@ class Accounts:
     def session_stamp(self, user: User) -> str:
         return session_stamp(user)
 
-    async def principal_for_session(self, user_id: int, stamp: str) -> Principal | None:
-        """Who a session cookie speaks for; None once the user is disabled or their password has changed."""
+    async def principal_for_session(self, user_id: int, stamp: str, session_id: str) -> Principal | None:
+        """Who a session cookie speaks for; None once the session has ended, the user is disabled or their
+        password has changed."""
         now = self._clock.time()
-        trusted = self._sessions.get((user_id, stamp))
+        trusted = self._sessions.get((user_id, stamp, session_id))
         if trusted is not None and trusted.until > now:
             return trusted.principal
         user = await self._store.get_user(user_id)
         if user is None or user.is_disabled or user.password_hash is None:
             return None
-        if not hmac.compare_digest(session_stamp(user), stamp):
+        if not hmac.compare_digest(session_stamp(user), stamp) or await self._store.is_session_ended(session_id):
             return None
         principal = principal_of(user)
-        self._sessions[user_id, stamp] = self._trusted(principal, now)
+        self._sessions[user_id, stamp, session_id] = self._trusted(principal, now)
         return principal
+
+    async def end_session(self, session_id: str, until: float) -> None:
+        """Sign a session out for good: a copy of its cookie is refused from now on (in this process at once;
+        in another within ``auth.key_cache_s``). ``until`` is when it would have expired anyway."""
+        await self._store.end_session(session_id, until)
+        self._sessions = {key: trusted for key, trusted in self._sessions.items() if key[2] != session_id}
 
     async def change_password(self, user_id: int, current: str, new: str, address: str) -> User:
         """A user's own change, which ends their other sessions.
