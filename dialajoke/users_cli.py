@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
-from .accounts import Accounts, AccountsError, UserExists, check_user_name
+from .accounts import Accounts, AccountsError, LastAdmin, UserExists, check_user_name
 from .clock import SystemClock
 from .config import Config, ConfigError, load_config
 from .logs import configure_logging
@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         args.password = _read_password(args)
         asyncio.run(_run(config, args.run, args))
-    except (Refused, AccountsError, UserExists, CannotOpenDatabase, StorageUnavailable) as exc:
+    except (Refused, AccountsError, UserExists, LastAdmin, CannotOpenDatabase, StorageUnavailable) as exc:
         print(f"dialajoke users: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

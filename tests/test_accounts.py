@@ -14,6 +14,7 @@ from dialajoke.accounts import (
     Accounts,
     InvalidName,
     KeyNotFound,
+    LastAdmin,
     SignInRefused,
     TooManySignIns,
     UserDisabled,
@@ -170,6 +171,18 @@ async def test_an_operator_sets_a_password_without_the_current_one(accounts: Acc
 async def test_disabling_an_unknown_user_is_refused(accounts: Accounts) -> None:
     with pytest.raises(UserNotFound):
         await accounts.disable_user("nobody")
+
+
+async def test_the_last_enabled_admin_cannot_be_disabled(accounts: Accounts) -> None:
+    await accounts.create_user("root", None, admin=True)
+    await accounts.create_user("bob", None, admin=False)
+
+    with pytest.raises(LastAdmin, match="make another admin first"):
+        await accounts.disable_user("ROOT")
+
+    assert not (await accounts.user_named("root")).is_disabled
+    await accounts.create_user("another", None, admin=True)
+    assert (await accounts.disable_user("root")).is_disabled
 
 
 # --- The sign-in throttle ------------------------------------------------------------------------

@@ -261,6 +261,21 @@ async def test_an_admin_adds_and_disables_users_on_the_users_page(service: Servi
     assert (await service.pages.get("/users")).status == 403
 
 
+async def test_the_users_page_will_not_disable_the_last_enabled_admin(service: Service) -> None:
+    """An admin disabled from the command line a moment ago is still trusted here for auth.key_cache_s."""
+    admin = await service.new_client()
+    await service.accounts.set_password(ADMIN, PASSWORD)
+    token = await service.sign_in(admin, ADMIN, PASSWORD)
+    carol = await service.add_user("carol", admin=True)
+    await service.app[keys.STORE].disable_user((await service.accounts.user_named(ADMIN)).id)
+
+    refused = await admin.post("/users/carol/disable", data={"csrf_token": token}, allow_redirects=False)
+
+    assert refused.status == 409
+    assert "make another admin first" in await refused.text()
+    assert await service.accounts.user_named("carol") == carol
+
+
 async def test_the_first_start_on_this_machine_makes_an_admin_once(service: Service) -> None:
     name, password = service.app[keys.FIRST_ADMIN]
 

@@ -18,7 +18,7 @@ from typing import Protocol
 import pytest
 
 from dialajoke.models import ApiKey, Call, CallStatus, Direction, TimelineEntry, User
-from dialajoke.store import CallStore, SqliteCallStore, UserExists
+from dialajoke.store import CallStore, LastAdmin, SqliteCallStore, UserExists
 from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
 
 from .clock import ManualClock
@@ -775,6 +775,30 @@ async def test_disable_user_keeps_the_first_time(store: CallStore, clock: Manual
 
 async def test_disable_user_of_no_such_user_is_none(store: CallStore) -> None:
     assert await store.disable_user(404) is None
+
+
+async def test_disable_user_refuses_the_last_enabled_admin_and_changes_nothing(store: CallStore) -> None:
+    root = await store.add_user(name="root", password_hash=None, is_admin=True)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    former = await store.add_user(name="former", password_hash=None, is_admin=True)
+    await store.disable_user(former.id)
+
+    with pytest.raises(LastAdmin, match=r"root is the last admin .* make another admin first"):
+        await store.disable_user(root.id)
+
+    assert await store.get_user(root.id) == root
+    assert (await store.disable_user(bob.id) or bob).is_disabled
+    assert (await store.disable_user(former.id) or former).is_disabled
+
+
+async def test_two_admins_disabling_each_other_at_once_leave_one(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=True)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=True)
+
+    outcomes = await asyncio.gather(store.disable_user(alice.id), store.disable_user(bob.id), return_exceptions=True)
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["LastAdmin", "User"]
+    assert [user.is_disabled for user in await store.list_users()].count(False) == 1
 
 
 async def test_users_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:

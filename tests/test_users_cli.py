@@ -118,7 +118,9 @@ def test_refusals_are_one_line_on_stderr_with_status_1(cli: Cli) -> None:
     assert "no user named 'nobody'" in cli.refused("keys", "add", "nobody")
     assert "no key 'abcdefgh'" in cli.refused("keys", "revoke", "bob", "abcdefgh")
     assert "--password-stdin" in cli.refused("password", "bob")
-    assert [line.split()[0] for line in cli.ok("list")] == ["NAME", "bob"]
+    cli.ok("add", "root", "--admin")
+    assert "root is the last admin" in cli.refused("disable", "root")
+    assert [line.split()[0] for line in cli.ok("list")] == ["NAME", "bob", "root"]
 
 
 def test_a_settings_error_is_status_2(cli: Cli, tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ class Accounts:
         """Disable a user for good: their keys and sessions are refused from now on (their calls stay).
 
         :raises UserNotFound: no user of that name.
+        :raises LastAdmin: the user is the only admin not disabled; no one would be left to manage users.
         """
         user = await self.user_named(name)
         disabled = await self._store.disable_user(user.id)

@@ -42,6 +42,17 @@ class UserExists(Exception):
         self.name = name
 
 
+class LastAdmin(Exception):
+    """Disabling this user would leave no admin who is not disabled, and no one to manage users; nothing changed."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} is the last admin who is not disabled: make another admin first"
+            " (python -m dialajoke users add NAME --admin)"
+        )
+        self.name = name
+
+
 class CallStore(abc.ABC):
     """The contract every store keeps. All times are aware UTC datetimes.
 
@@ -183,6 +194,9 @@ class CallStore(abc.ABC):
         """Disable the user, who can no longer sign in or use a key; None when there is no such user.
 
         Disabling a disabled user changes nothing: ``disabled_at`` keeps saying when it happened first.
+        Raises :class:`LastAdmin` for an admin who is not disabled when no other such admin
+        exists; that check and the change are one write, so that two admins disabling each
+        other at the same moment (or the command line beside the service) leave one.
         """
 
     # API keys: the JSON API's credentials. Only a hash of each key is kept.

@@ -19,7 +19,14 @@ from typing import Any, Self, TypeVar
 from ..clock import Clock
 from ..ids import unique_id
 from ..models import IN_PROGRESS, ApiKey, Call, CallStatus, Direction, TimelineEntry, User, epoch_to_datetime
-from .contract import LOGIN_FAILURES_KEPT_S, CallStore, CannotOpenDatabase, StorageUnavailable, UserExists
+from .contract import (
+    LOGIN_FAILURES_KEPT_S,
+    CallStore,
+    CannotOpenDatabase,
+    LastAdmin,
+    StorageUnavailable,
+    UserExists,
+)
 from .lock import DatabaseLock
 from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
@@ -445,12 +452,22 @@ class SqliteCallStore(CallStore):
 
     async def disable_user(self, user_id: int) -> User | None:
         now = self._clock.time()
+        # One statement: the check that another admin remains and the change cannot be split.
+        sql = (
+            "UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?"
+            " AND (NOT is_admin OR disabled_at IS NOT NULL OR EXISTS ("
+            "  SELECT 1 FROM users AS other WHERE other.id != users.id AND other.is_admin AND other.disabled_at IS NULL"
+            " ))"
+        )
 
-        def disable(db: sqlite3.Connection) -> User | None:
-            db.execute("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (now, user_id))
-            return _user_by(db, "id", user_id)
+        def disable(db: sqlite3.Connection) -> tuple[User | None, bool]:
+            changed = _changes_one(db, sql, (now, user_id))
+            return _user_by(db, "id", user_id), changed
 
-        return await self._write(disable)
+        user, changed = await self._write(disable)
+        if user is not None and not changed:
+            raise LastAdmin(user.name)
+        return user
 
     async def add_api_key(self, *, user_id: int, key_id: str, name: str, secret_hash: str) -> ApiKey:
         now = self._clock.time()
