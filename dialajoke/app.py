@@ -128,6 +128,7 @@ async def accounts_ctx(app: web.Application) -> AsyncIterator[None]:
         user, password = first_admin
         app[keys.FIRST_ADMIN] = (user.name, password)
     yield
+    accounts.close()
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
-from .accounts import Accounts, AccountsError, UserExists, check_user_name
+from .accounts import Accounts, AccountsError, LastAdmin, UserExists, check_user_name
 from .clock import SystemClock
 from .config import Config, ConfigError, load_config
 from .logs import configure_logging
@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         args.password = _read_password(args)
         asyncio.run(_run(config, args.run, args))
-    except (Refused, AccountsError, UserExists, CannotOpenDatabase, StorageUnavailable) as exc:
+    except (Refused, AccountsError, UserExists, LastAdmin, CannotOpenDatabase, StorageUnavailable) as exc:
         print(f"dialajoke users: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -129,9 +129,11 @@ def _read_password(args: argparse.Namespace) -> str | None:
 async def _run(config: Config, action: Action, args: argparse.Namespace) -> None:
     clock = SystemClock()
     store = await SqliteCallStore.open(config.database.path, clock, exclusive=False)
+    accounts = Accounts(store, clock, config.auth)
     try:
-        await action(Accounts(store, clock, config.auth), args)
+        await action(accounts, args)
     finally:
+        accounts.close()
         await store.close()
 
 

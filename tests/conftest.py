@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,14 @@ from dialajoke.config import Config
 
 from .clock import ManualClock
 from .service import START, Service, service_config
+
+
+@pytest.fixture(autouse=True)
+def no_password_threads_left() -> Iterator[None]:
+    """Whatever checked passwords in a test stopped its threads (closed its accounts) by the end of it."""
+    yield
+    left = [thread.name for thread in threading.enumerate() if thread.name.startswith("argon2")]
+    assert not left, f"threads that check passwords are still running after the test: {left}"
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from dialajoke.accounts import (
     Accounts,
     InvalidName,
     KeyNotFound,
+    LastAdmin,
     SignInRefused,
     TooManySignIns,
     UserDisabled,
@@ -30,6 +31,7 @@ from .waiting import let_loop_run, wait_until
 
 PASSWORD = "correct horse battery"
 ADDRESS = "203.0.113.7"
+SESSION = "a-session-id"
 
 
 @pytest.fixture
@@ -47,9 +49,21 @@ async def beside(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCall
     await store.close()
 
 
+_OPENED: list[Accounts] = []
+
+
 def accounts_on(store: SqliteCallStore, clock: ManualClock, **settings: Any) -> Accounts:
-    """Accounts whose failed sign-ins answer at once, unless a test says otherwise."""
-    return Accounts(store, clock, AuthConfig(**{"login_failure_delay_s": 0.0, **settings}))
+    """Accounts whose failed sign-ins answer at once, unless a test says otherwise; closed after the test."""
+    accounts = Accounts(store, clock, AuthConfig(**{"login_failure_delay_s": 0.0, **settings}))
+    _OPENED.append(accounts)
+    return accounts
+
+
+@pytest.fixture(autouse=True)
+def close_accounts() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 @pytest.fixture
@@ -159,6 +173,18 @@ async def test_disabling_an_unknown_user_is_refused(accounts: Accounts) -> None:
         await accounts.disable_user("nobody")
 
 
+async def test_the_last_enabled_admin_cannot_be_disabled(accounts: Accounts) -> None:
+    await accounts.create_user("root", None, admin=True)
+    await accounts.create_user("bob", None, admin=False)
+
+    with pytest.raises(LastAdmin, match="make another admin first"):
+        await accounts.disable_user("ROOT")
+
+    assert not (await accounts.user_named("root")).is_disabled
+    await accounts.create_user("another", None, admin=True)
+    assert (await accounts.disable_user("root")).is_disabled
+
+
 # --- The sign-in throttle ------------------------------------------------------------------------
 
 
@@ -206,6 +232,36 @@ async def test_fewer_failures_than_the_limit_refuse_nothing(accounts: Accounts) 
         await refusal(accounts, "bob", "a wrong password")
 
     assert (await accounts.sign_in("bob", PASSWORD, ADDRESS)).name == "bob"
+
+
+async def test_guesses_sent_at_once_are_limited_like_guesses_sent_one_by_one(
+    accounts: Accounts, store: SqliteCallStore, clock: ManualClock
+) -> None:
+    """Forty guesses at the same moment, the right one last: only five are ever checked, and it is refused."""
+    await accounts.create_user("bob", PASSWORD, admin=False)
+    guesses = [f"wrong guess number {number}" for number in range(39)] + [PASSWORD]
+
+    outcomes = await asyncio.gather(
+        *(accounts.sign_in("bob", guess, f"198.51.100.{number}") for number, guess in enumerate(guesses)),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 35
+    assert await store.login_failures(name="bob", address=ADDRESS, since=0) == (5, 0, clock.time())
+
+
+async def test_guesses_sent_at_once_from_one_address_are_limited_whatever_the_names(
+    accounts: Accounts, store: SqliteCallStore
+) -> None:
+    await accounts.create_user("bob", PASSWORD, admin=False)
+    names = [f"guess{number}" for number in range(19)] + ["bob"]
+
+    outcomes = await asyncio.gather(
+        *(accounts.sign_in(name, PASSWORD, ADDRESS) for name in names), return_exceptions=True
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 15
+    assert (await store.login_failures(name="bob", address=ADDRESS, since=0))[1] == 5
 
 
 async def test_failures_are_remembered_across_a_restart(database: Path, clock: ManualClock) -> None:
@@ -331,16 +387,16 @@ async def test_a_user_disabled_by_another_process_is_refused_once_the_cache_runs
     _, key = await accounts.add_key(bob.id, "laptop")
     stamp = accounts.session_stamp(bob)
     assert await accounts.principal_for_key(key) is not None
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
 
     await accounts_on(beside, clock).disable_user("bob")
 
     clock.advance(9.9)
     assert await accounts.principal_for_key(key) is not None
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
     clock.advance(0.1)
     assert await accounts.principal_for_key(key) is None
-    assert await accounts.principal_for_session(bob.id, stamp) is None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
 
 
 async def test_with_no_cache_every_check_reads_the_store(
@@ -415,36 +471,95 @@ async def test_a_key_needs_a_name_of_1_to_64_printable_characters(accounts: Acco
 async def test_a_session_stamp_changes_with_the_password_and_ends_other_sessions(accounts: Accounts) -> None:
     bob = await accounts.create_user("bob", PASSWORD, admin=True)
     old_stamp = accounts.session_stamp(bob)
-    assert await accounts.principal_for_session(bob.id, old_stamp) == Principal(bob.id, "bob", is_admin=True)
+    assert await accounts.principal_for_session(bob.id, old_stamp, SESSION) == Principal(bob.id, "bob", is_admin=True)
 
-    changed = await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase")
+    changed = await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase", ADDRESS)
 
     new_stamp = accounts.session_stamp(changed)
     assert new_stamp != old_stamp
-    assert await accounts.principal_for_session(bob.id, old_stamp) is None
-    assert await accounts.principal_for_session(bob.id, new_stamp) is not None
-    assert await accounts.principal_for_session(bob.id + 1, new_stamp) is None
+    assert await accounts.principal_for_session(bob.id, old_stamp, SESSION) is None
+    assert await accounts.principal_for_session(bob.id, new_stamp, SESSION) is not None
+    assert await accounts.principal_for_session(bob.id + 1, new_stamp, SESSION) is None
 
 
 async def test_an_operators_new_password_ends_the_sessions_too(accounts: Accounts) -> None:
     bob = await accounts.create_user("bob", PASSWORD, admin=False)
     stamp = accounts.session_stamp(bob)
-    assert await accounts.principal_for_session(bob.id, stamp) is not None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
 
     await accounts.set_password("bob", "a brand new passphrase")
 
-    assert await accounts.principal_for_session(bob.id, stamp) is None
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
+
+
+async def test_an_ended_session_is_refused_at_once_and_the_users_others_are_not(
+    accounts: Accounts, clock: ManualClock
+) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    stamp = accounts.session_stamp(bob)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+
+    await accounts.end_session(SESSION, until=clock.time() + 3600)
+
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
+    assert await accounts.principal_for_session(bob.id, stamp, "another-session") is not None
+
+
+async def test_a_session_ended_by_another_process_is_refused_once_the_cache_runs_out(
+    accounts: Accounts, beside: SqliteCallStore, clock: ManualClock
+) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    stamp = accounts.session_stamp(bob)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+
+    await accounts_on(beside, clock).end_session(SESSION, until=clock.time() + 3600)
+
+    clock.advance(9.9)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is not None
+    clock.advance(0.1)
+    assert await accounts.principal_for_session(bob.id, stamp, SESSION) is None
 
 
 async def test_a_password_is_changed_only_with_the_current_one(accounts: Accounts) -> None:
     bob = await accounts.create_user("bob", PASSWORD, admin=False)
 
     with pytest.raises(SignInRefused):
-        await accounts.change_password(bob.id, "not the password", "a brand new passphrase")
+        await accounts.change_password(bob.id, "not the password", "a brand new passphrase", ADDRESS)
     with pytest.raises(WeakPassword):
-        await accounts.change_password(bob.id, PASSWORD, "short")
+        await accounts.change_password(bob.id, PASSWORD, "short", ADDRESS)
 
     assert (await accounts.sign_in("bob", PASSWORD, ADDRESS)).name == "bob"
+
+
+async def test_guesses_at_the_current_password_are_limited_like_sign_ins(
+    accounts: Accounts, store: SqliteCallStore
+) -> None:
+    """Twenty-nine wrong guesses and the right one, sent at once: five are checked, and the password stays."""
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    guesses = [f"wrong guess number {number}" for number in range(29)] + [PASSWORD]
+
+    outcomes = await asyncio.gather(
+        *(accounts.change_password(bob.id, guess, "a brand new passphrase", ADDRESS) for guess in guesses),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [SignInRefused] * 5 + [TooManySignIns] * 25
+    assert await store.get_user(bob.id) == bob
+    with pytest.raises(TooManySignIns):
+        await accounts.sign_in("bob", PASSWORD, "192.0.2.1")
+
+
+async def test_wrong_current_passwords_from_an_address_count_against_its_sign_ins(accounts: Accounts) -> None:
+    bob = await accounts.create_user("bob", PASSWORD, admin=False)
+    await accounts.create_user("carol", PASSWORD, admin=False)
+    for _ in range(5):
+        with pytest.raises(SignInRefused):
+            await accounts.change_password(bob.id, "not the password", "a brand new passphrase", ADDRESS)
+
+    with pytest.raises(TooManySignIns):
+        await accounts.change_password(bob.id, PASSWORD, "a brand new passphrase", "192.0.2.1")
+    with pytest.raises(TooManySignIns):
+        await accounts.sign_in("carol", PASSWORD, ADDRESS)
 
 
 # --- The first admin -----------------------------------------------------------------------------

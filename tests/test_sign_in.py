@@ -10,6 +10,7 @@ from aiohttp import web
 from dialajoke import keys
 from dialajoke.app import NoUserYet, create_app
 from dialajoke.config import AuthConfig, HttpConfig
+from dialajoke.web.sessions import COOKIE_NAME
 
 from .service import ADMIN, PASSWORD, Service, csrf_token, quick_telnyx, service_config
 
@@ -141,11 +142,55 @@ async def test_a_wrong_current_password_changes_nothing(service: Service) -> Non
     assert (await attempt(service, "alice", PASSWORD)).status == 303
 
 
+async def test_guesses_at_the_current_password_are_limited_then_answered_429(service: Service) -> None:
+    new = "another password, long enough"
+    for _ in range(5):
+        response = await service.post_form("/account/password", {"current": "a guess", "new": new, "again": new})
+        assert response.status == 400
+
+    refused = await service.post_form("/account/password", {"current": PASSWORD, "new": new, "again": new})
+
+    assert refused.status == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 900
+    assert "Too many failed sign-ins" in await refused.text()
+    service.clock.advance(901)
+    assert (await attempt(service, "alice", PASSWORD)).status == 303
+
+
 async def test_signing_out_ends_the_session(service: Service) -> None:
     response = await service.post_form("/logout", {})
 
     assert response.status == 303
     assert (await service.pages.get("/", allow_redirects=False)).status == 303
+
+
+async def copy_of_the_session(service: Service) -> Any:
+    """Another client holding a copy of the cookie of ``service.pages``, as someone who took it would."""
+    copy = await service.new_client()
+    cookie = service.pages.session.cookie_jar.filter_cookies(service.pages.make_url("/"))[COOKIE_NAME].value
+    copy.session.cookie_jar.update_cookies({COOKIE_NAME: cookie}, service.pages.make_url("/"))
+    assert (await copy.get("/", allow_redirects=False)).status == 200
+    return copy
+
+
+async def test_a_copy_of_the_cookie_kept_after_signing_out_no_longer_signs_in(service: Service) -> None:
+    copy = await copy_of_the_session(service)
+
+    assert (await service.post_form("/logout", {})).status == 303
+
+    replayed = await copy.get("/account", allow_redirects=False)
+    assert replayed.status == 303
+    assert replayed.headers["Location"].startswith("/login")
+    assert (await copy.get("/", allow_redirects=False)).status == 303
+
+
+async def test_signing_in_again_ends_the_session_before(service: Service) -> None:
+    copy = await copy_of_the_session(service)
+    await service.add_user("bob", PASSWORD)
+
+    await service.sign_in(service.pages, "bob", PASSWORD)
+
+    assert (await copy.get("/", allow_redirects=False)).status == 303
 
 
 async def test_a_sign_in_lasts_no_longer_than_its_maximum_age(service: Service) -> None:
@@ -215,6 +260,21 @@ async def test_an_admin_adds_and_disables_users_on_the_users_page(service: Servi
     assert disabled.status == 303
     assert "disabled" in await (await admin.get("/users")).text()
     assert (await service.pages.get("/users")).status == 403
+
+
+async def test_the_users_page_will_not_disable_the_last_enabled_admin(service: Service) -> None:
+    """An admin disabled from the command line a moment ago is still trusted here for auth.key_cache_s."""
+    admin = await service.new_client()
+    await service.accounts.set_password(ADMIN, PASSWORD)
+    token = await service.sign_in(admin, ADMIN, PASSWORD)
+    carol = await service.add_user("carol", admin=True)
+    await service.app[keys.STORE].disable_user((await service.accounts.user_named(ADMIN)).id)
+
+    refused = await admin.post("/users/carol/disable", data={"csrf_token": token}, allow_redirects=False)
+
+    assert refused.status == 409
+    assert "make another admin first" in await refused.text()
+    assert await service.accounts.user_named("carol") == carol
 
 
 async def test_the_first_start_on_this_machine_makes_an_admin_once(service: Service) -> None:

@@ -331,6 +331,20 @@ async def test_failed_sign_ins_older_than_a_day_are_deleted_as_new_ones_come(
         assert db.execute("SELECT name_key, address FROM login_failures").fetchall() == [("bob", "192.0.2.2")]
 
 
+async def test_ended_sessions_past_their_time_are_deleted_as_new_ones_end(
+    store: SqliteCallStore, clock: ManualClock, database: Path
+) -> None:
+    """So that signing out again and again cannot fill the disk."""
+    await store.end_session("old", until=clock.time() + 60)
+    await store.end_session("still-running", until=clock.time() + 120)
+    clock.advance(60)
+
+    await store.end_session("new", until=clock.time() + 60)
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert sorted(db.execute("SELECT id FROM ended_sessions").fetchall()) == [("new",), ("still-running",)]
+
+
 # One process per database (two processes for real: tests/test_database_in_use.py)
 
 

@@ -18,7 +18,7 @@ from typing import Protocol
 import pytest
 
 from dialajoke.models import ApiKey, Call, CallStatus, Direction, TimelineEntry, User
-from dialajoke.store import CallStore, SqliteCallStore, UserExists
+from dialajoke.store import CallStore, LastAdmin, SqliteCallStore, UserExists
 from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
 
 from .clock import ManualClock
@@ -777,6 +777,30 @@ async def test_disable_user_of_no_such_user_is_none(store: CallStore) -> None:
     assert await store.disable_user(404) is None
 
 
+async def test_disable_user_refuses_the_last_enabled_admin_and_changes_nothing(store: CallStore) -> None:
+    root = await store.add_user(name="root", password_hash=None, is_admin=True)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    former = await store.add_user(name="former", password_hash=None, is_admin=True)
+    await store.disable_user(former.id)
+
+    with pytest.raises(LastAdmin, match=r"root is the last admin .* make another admin first"):
+        await store.disable_user(root.id)
+
+    assert await store.get_user(root.id) == root
+    assert (await store.disable_user(bob.id) or bob).is_disabled
+    assert (await store.disable_user(former.id) or former).is_disabled
+
+
+async def test_two_admins_disabling_each_other_at_once_leave_one(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=True)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=True)
+
+    outcomes = await asyncio.gather(store.disable_user(alice.id), store.disable_user(bob.id), return_exceptions=True)
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["LastAdmin", "User"]
+    assert [user.is_disabled for user in await store.list_users()].count(False) == 1
+
+
 async def test_users_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
     first = await backend.open(clock)
     user = await first.add_user(name="alice", password_hash="hash", is_admin=True)
@@ -956,3 +980,39 @@ async def test_login_failures_of_the_last_day_are_kept_while_new_ones_come(
     await store.record_login_failure(name="bob", address="192.0.2.1")
 
     assert await store.login_failures(name="alice", address="192.0.2.1", since=START - 1) == (1, 2, START)
+
+
+# Ended sessions
+
+
+async def test_an_ended_session_is_ended_until_the_time_given(store: CallStore, clock: ManualClock) -> None:
+    await store.end_session("session-a", until=START + 60)
+
+    assert await store.is_session_ended("session-a") is True
+    assert await store.is_session_ended("session-b") is False
+    clock.advance(59)
+    assert await store.is_session_ended("session-a") is True
+    clock.advance(1)
+    assert await store.is_session_ended("session-a") is False
+
+
+async def test_ending_a_session_again_keeps_the_later_time(store: CallStore, clock: ManualClock) -> None:
+    await store.end_session("session-a", until=START + 60)
+    await store.end_session("session-a", until=START + 30)
+    await store.end_session("session-b", until=START + 30)
+    clock.advance(45)
+
+    assert await store.is_session_ended("session-a") is True
+    assert await store.is_session_ended("session-b") is False
+
+
+async def test_ended_sessions_survive_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
+    await first.end_session("session-a", until=START + 60)
+    await first.close()
+
+    second = await backend.open(clock)
+    try:
+        assert await second.is_session_ended("session-a") is True
+    finally:
+        await second.close()

@@ -60,18 +60,22 @@ class Cli:
 
     async def principal_for(self, key: str) -> Principal | None:
         store = await SqliteCallStore.open(self.database, self.clock, exclusive=False)
+        accounts = Accounts(store, self.clock, AuthConfig())
         try:
-            return await Accounts(store, self.clock, AuthConfig()).principal_for_key(key)
+            return await accounts.principal_for_key(key)
         finally:
+            accounts.close()
             await store.close()
 
     async def signs_in(self, name: str, password: str) -> bool:
         store = await SqliteCallStore.open(self.database, self.clock, exclusive=False)
+        accounts = Accounts(store, self.clock, AuthConfig(login_failure_delay_s=0))
         try:
-            await Accounts(store, self.clock, AuthConfig(login_failure_delay_s=0)).sign_in(name, password, "::1")
+            await accounts.sign_in(name, password, "::1")
         except SignInRefused:
             return False
         finally:
+            accounts.close()
             await store.close()
         return True
 
@@ -114,7 +118,9 @@ def test_refusals_are_one_line_on_stderr_with_status_1(cli: Cli) -> None:
     assert "no user named 'nobody'" in cli.refused("keys", "add", "nobody")
     assert "no key 'abcdefgh'" in cli.refused("keys", "revoke", "bob", "abcdefgh")
     assert "--password-stdin" in cli.refused("password", "bob")
-    assert [line.split()[0] for line in cli.ok("list")] == ["NAME", "bob"]
+    cli.ok("add", "root", "--admin")
+    assert "root is the last admin" in cli.refused("disable", "root")
+    assert [line.split()[0] for line in cli.ok("list")] == ["NAME", "bob", "root"]
 
 
 def test_a_settings_error_is_status_2(cli: Cli, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Who may use the service: users, their passwords and API keys, and the key of the sign-in cookies."""
 
-from ..store import UserExists
+from ..store import LastAdmin, UserExists
 from .accounts import Accounts, check_user_name, principal_of, session_stamp
 from .api_keys import key_id_of
 from .errors import (
@@ -20,6 +20,7 @@ __all__ = [
     "AccountsError",
     "InvalidName",
     "KeyNotFound",
+    "LastAdmin",
     "SignInRefused",
     "TooManySignIns",
     "UserDisabled",

@@ -22,7 +22,7 @@ from ..models import ApiKey, Principal, User
 from ..store import CallStore, StorageUnavailable, UserExists
 from .api_keys import hash_key, key_id_of, matches, new_key
 from .errors import InvalidName, KeyNotFound, SignInRefused, UserDisabled, UserNotFound
-from .passwords import check_rules, hash_password, needs_rehash, renew_hash, verify_password
+from .passwords import PasswordWork, check_rules, needs_rehash
 from .throttle import SignInThrottle
 
 USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -62,16 +62,25 @@ def check_key_name(name: str) -> None:
 
 
 class Accounts:
-    """Users, sign-in, API keys and sessions, on a store; one per process, shared by every request."""
+    """Users, sign-in, API keys and sessions, on a store; one per process, shared by every request.
+
+    It owns the threads that check passwords: :meth:`close` it when done.
+    """
 
     def __init__(self, store: CallStore, clock: Clock, settings: AuthConfig) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
         self._throttle = SignInThrottle(store, clock, settings)
+        self._passwords = PasswordWork()
         self._keys: dict[str, _Trusted] = {}
-        self._sessions: dict[tuple[int, str], _Trusted] = {}
+        self._sessions: dict[tuple[int, str, str], _Trusted] = {}
+        """Sessions checked lately, by (user id, password stamp, session id)."""
         self._last_use: dict[str, float] = {}
+
+    def close(self) -> None:
+        """Stop the threads that check passwords (see :class:`~dialajoke.accounts.passwords.PasswordWork`)."""
+        self._passwords.close()
 
     @property
     def key_cache_s(self) -> float:
@@ -88,7 +97,7 @@ class Accounts:
         :raises UserExists: the name is taken (names are compared regardless of case).
         """
         check_user_name(name)
-        password_hash = None if password is None else await hash_password(password)
+        password_hash = None if password is None else await self._passwords.hash(password)
         return await self._store.add_user(name=name, password_hash=password_hash, is_admin=admin)
 
     async def ensure_first_admin(self) -> tuple[User, str] | None:
@@ -118,6 +127,7 @@ class Accounts:
         """Disable a user for good: their keys and sessions are refused from now on (their calls stay).
 
         :raises UserNotFound: no user of that name.
+        :raises LastAdmin: the user is the only admin not disabled; no one would be left to manage users.
         """
         user = await self.user_named(name)
         disabled = await self._store.disable_user(user.id)
@@ -131,51 +141,75 @@ class Accounts:
     async def sign_in(self, name: str, password: str, address: str) -> User:
         """The user, if ``password`` is theirs and they may sign in.
 
-        :raises TooManySignIns: too many failures lately for this name or from this address;
-            checked first, so a guess is not even tried.
+        :raises TooManySignIns: too many failures lately for this name or from this address, counting
+            the guesses still being checked; decided first, so a guess is not even tried.
         :raises SignInRefused: after ``auth.login_failure_delay_s``, with one message whatever the
             cause (unknown name, wrong password, disabled user, a user without a password).
         """
-        await self._throttle.check(name, address)
-        user = await self._store.find_user(name) if USER_NAME.fullmatch(name) else None
-        verified = await verify_password(user.password_hash if user else None, password)
-        if user is None or not verified or user.is_disabled or user.password_hash is None:
-            await self._throttle.record_failure(name, address)
+        async with self._throttle.guess(name, address) as guess:
+            user = await self._password_holder(name, password)
+            if user is None:
+                await guess.failed()
+        if user is None:
             await sleep(self._clock, self._settings.login_failure_delay_s)
             raise SignInRefused()
-        if needs_rehash(user.password_hash):
-            await self._store.set_password_hash(user.id, await renew_hash(password))
+        if user.password_hash is not None and needs_rehash(user.password_hash):
+            await self._store.set_password_hash(user.id, await self._passwords.renew(password))
             user = await self._store.get_user(user.id) or user
+        return user
+
+    async def _password_holder(self, name: str, password: str) -> User | None:
+        """The user named, if ``password`` is theirs and they may sign in; one verification is spent either way."""
+        user = await self._store.find_user(name) if USER_NAME.fullmatch(name) else None
+        verified = await self._passwords.verify(user.password_hash if user else None, password)
+        if user is None or not verified or user.is_disabled or user.password_hash is None:
+            return None
         return user
 
     def session_stamp(self, user: User) -> str:
         return session_stamp(user)
 
-    async def principal_for_session(self, user_id: int, stamp: str) -> Principal | None:
-        """Who a session cookie speaks for; None once the user is disabled or their password has changed."""
+    async def principal_for_session(self, user_id: int, stamp: str, session_id: str) -> Principal | None:
+        """Who a session cookie speaks for; None once the session has ended, the user is disabled or their
+        password has changed."""
         now = self._clock.time()
-        trusted = self._sessions.get((user_id, stamp))
+        trusted = self._sessions.get((user_id, stamp, session_id))
         if trusted is not None and trusted.until > now:
             return trusted.principal
         user = await self._store.get_user(user_id)
         if user is None or user.is_disabled or user.password_hash is None:
             return None
-        if not hmac.compare_digest(session_stamp(user), stamp):
+        if not hmac.compare_digest(session_stamp(user), stamp) or await self._store.is_session_ended(session_id):
             return None
         principal = principal_of(user)
-        self._sessions[user_id, stamp] = self._trusted(principal, now)
+        self._sessions[user_id, stamp, session_id] = self._trusted(principal, now)
         return principal
 
-    async def change_password(self, user_id: int, current: str, new: str) -> User:
+    async def end_session(self, session_id: str, until: float) -> None:
+        """Sign a session out for good: a copy of its cookie is refused from now on (in this process at once;
+        in another within ``auth.key_cache_s``). ``until`` is when it would have expired anyway."""
+        await self._store.end_session(session_id, until)
+        self._sessions = {key: trusted for key, trusted in self._sessions.items() if key[2] != session_id}
+
+    async def change_password(self, user_id: int, current: str, new: str, address: str) -> User:
         """A user's own change, which ends their other sessions.
 
+        Whoever holds a session cookie could otherwise guess the current password here as
+        often as they like, so each guess counts against the same limit as a sign-in, as the
+        user's name and from ``address``.
+
         :raises WeakPassword: the new password breaks the rules (checked first).
+        :raises TooManySignIns: as for :meth:`sign_in`; the current password is not even tried.
         :raises SignInRefused: ``current`` is wrong (after ``auth.login_failure_delay_s``).
         """
         check_rules(new)
         user = await self._store.get_user(user_id)
-        verified = await verify_password(user.password_hash if user else None, current)
-        if user is None or not verified or user.is_disabled:
+        if user is None or user.is_disabled:
+            raise SignInRefused()
+        async with self._throttle.guess(user.name, address) as guess:
+            if not await self._passwords.verify(user.password_hash, current):
+                await guess.failed()
+        if guess.has_failed:
             await sleep(self._clock, self._settings.login_failure_delay_s)
             raise SignInRefused()
         return await self._replace_password(user, new)
@@ -190,7 +224,7 @@ class Accounts:
         return await self._replace_password(await self.user_named(name), password)
 
     async def _replace_password(self, user: User, password: str) -> User:
-        if not await self._store.set_password_hash(user.id, await hash_password(password)):
+        if not await self._store.set_password_hash(user.id, await self._passwords.hash(password)):
             raise UserNotFound(f"no user named {user.name!r}")
         self._forget_sessions(user.id)
         return await self._store.get_user(user.id) or user

@@ -15,11 +15,13 @@ class SignInRefused(AccountsError):
 
 
 class TooManySignIns(AccountsError):
-    """Too many failed sign-ins lately for this name or from this address; try again after ``retry_after_s``."""
+    """Too many failed sign-ins lately for this name or from this address, or too many being checked at once;
+    try again after ``retry_after_s``. ``reason`` says which, in words fit for the person signing in."""
 
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many failed sign-ins: try again in {retry_after_s} s")
+    def __init__(self, retry_after_s: int, reason: str = "too many failed sign-ins") -> None:
+        super().__init__(f"{reason}: try again in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+        self.reason = reason
 
 
 class WeakPassword(AccountsError, ValueError):

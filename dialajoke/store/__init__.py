@@ -1,6 +1,6 @@
 """Where calls, users and webhook events live: the CallStore contract and its backends."""
 
-from .contract import CallStore, CannotOpenDatabase, StorageUnavailable, UserExists
+from .contract import CallStore, CannotOpenDatabase, LastAdmin, StorageUnavailable, UserExists
 from .lock import DatabaseInUse
 from .sqlite import SqliteCallStore
 from .sqlite_thread import SqliteThread, SqliteThreadClosed
@@ -9,6 +9,7 @@ __all__ = [
     "CallStore",
     "CannotOpenDatabase",
     "DatabaseInUse",
+    "LastAdmin",
     "SqliteCallStore",
     "SqliteThread",
     "SqliteThreadClosed",

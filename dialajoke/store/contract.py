@@ -1,8 +1,8 @@
 """CallStore: the contract every store of calls keeps, whatever the database behind it.
 
 The schedule must survive a restart, so every call is a row and every step of its life
-a row on its timeline. The users who book them, their API keys and the failed sign-ins
-counted against them live beside the calls, in the same database, so that one backup
+a row on its timeline. The users who book them, their API keys, the failed sign-ins
+counted against them and the sessions they ended live beside the calls, in the same database, so that one backup
 holds everything and a restart forgets nothing. Every backend (SQLite for one process; another, such as
 PostgreSQL, for several) implements these methods and passes the same contract suite.
 """
@@ -39,6 +39,17 @@ class UserExists(Exception):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"a user named {name!r} exists already: choose another name")
+        self.name = name
+
+
+class LastAdmin(Exception):
+    """Disabling this user would leave no admin who is not disabled, and no one to manage users; nothing changed."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} is the last admin who is not disabled: make another admin first"
+            " (python -m dialajoke users add NAME --admin)"
+        )
         self.name = name
 
 
@@ -183,6 +194,9 @@ class CallStore(abc.ABC):
         """Disable the user, who can no longer sign in or use a key; None when there is no such user.
 
         Disabling a disabled user changes nothing: ``disabled_at`` keeps saying when it happened first.
+        Raises :class:`LastAdmin` for an admin who is not disabled when no other such admin
+        exists; that check and the change are one write, so that two admins disabling each
+        other at the same moment (or the command line beside the service) leave one.
         """
 
     # API keys: the JSON API's credentials. Only a hash of each key is kept.
@@ -233,6 +247,22 @@ class CallStore(abc.ABC):
         to come back when it falls out of the window. Only failures of the last
         :data:`LOGIN_FAILURES_KEPT_S` are sure to be counted.
         """
+
+    # Sessions ended on the page: the cookie alone names the session, so a copy of it kept
+    # after signing out would go on working until it expires, unless the end is written down.
+
+    @abc.abstractmethod
+    async def end_session(self, session_id: str, until: float) -> None:
+        """Record that the session has ended: :meth:`is_session_ended` says so until the epoch time ``until``.
+
+        ``until`` is when the session would have expired anyway, after which nothing need be
+        kept: ended sessions past their ``until`` may be deleted meanwhile, so that signing out
+        again and again cannot fill the disk. Ending an ended session keeps the later ``until``.
+        """
+
+    @abc.abstractmethod
+    async def is_session_ended(self, session_id: str) -> bool:
+        """Whether the session was ended and its ``until`` is still ahead."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -19,7 +19,14 @@ from typing import Any, Self, TypeVar
 from ..clock import Clock
 from ..ids import unique_id
 from ..models import IN_PROGRESS, ApiKey, Call, CallStatus, Direction, TimelineEntry, User, epoch_to_datetime
-from .contract import LOGIN_FAILURES_KEPT_S, CallStore, CannotOpenDatabase, StorageUnavailable, UserExists
+from .contract import (
+    LOGIN_FAILURES_KEPT_S,
+    CallStore,
+    CannotOpenDatabase,
+    LastAdmin,
+    StorageUnavailable,
+    UserExists,
+)
 from .lock import DatabaseLock
 from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
@@ -104,6 +111,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX login_failures_by_time ON login_failures (at)",
         "ALTER TABLE calls ADD COLUMN owner_id INTEGER REFERENCES users (id)",
         "CREATE INDEX calls_by_owner_due ON calls (owner_id, due_at)",
+    ),
+    # 3: sessions ended on the page, kept until they would have expired.
+    (
+        """CREATE TABLE ended_sessions (
+            id TEXT PRIMARY KEY,
+            until REAL NOT NULL
+        )""",
+        "CREATE INDEX ended_sessions_by_until ON ended_sessions (until)",
     ),
 )
 """The statements that bring a database from each version (``PRAGMA user_version``) to the next.
@@ -437,12 +452,22 @@ class SqliteCallStore(CallStore):
 
     async def disable_user(self, user_id: int) -> User | None:
         now = self._clock.time()
+        # One statement: the check that another admin remains and the change cannot be split.
+        sql = (
+            "UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?"
+            " AND (NOT is_admin OR disabled_at IS NOT NULL OR EXISTS ("
+            "  SELECT 1 FROM users AS other WHERE other.id != users.id AND other.is_admin AND other.disabled_at IS NULL"
+            " ))"
+        )
 
-        def disable(db: sqlite3.Connection) -> User | None:
-            db.execute("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (now, user_id))
-            return _user_by(db, "id", user_id)
+        def disable(db: sqlite3.Connection) -> tuple[User | None, bool]:
+            changed = _changes_one(db, sql, (now, user_id))
+            return _user_by(db, "id", user_id), changed
 
-        return await self._write(disable)
+        user, changed = await self._write(disable)
+        if user is not None and not changed:
+            raise LastAdmin(user.name)
+        return user
 
     async def add_api_key(self, *, user_id: int, key_id: str, name: str, secret_hash: str) -> ApiKey:
         now = self._clock.time()
@@ -494,6 +519,24 @@ class SqliteCallStore(CallStore):
         rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(key, address, since, key, address)))
         by_name, by_address, oldest = rows[0]
         return by_name, by_address, oldest
+
+    async def end_session(self, session_id: str, until: float) -> None:
+        now = self._clock.time()
+
+        def end(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM ended_sessions WHERE until <= ?", (now,))
+            sql = (
+                "INSERT INTO ended_sessions (id, until) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET until = MAX(until, excluded.until)"
+            )
+            db.execute(sql, (session_id, until))
+
+        await self._write(end)
+
+    async def is_session_ended(self, session_id: str) -> bool:
+        sql = "SELECT EXISTS (SELECT 1 FROM ended_sessions WHERE id = ? AND until > ?)"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(session_id, self._clock.time())))
+        return bool(rows[0][0])
 
     async def ping(self) -> None:
         await self._reader.run(partial(_fetch_all, sql="SELECT 1"))

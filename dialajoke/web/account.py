@@ -33,11 +33,8 @@ async def sign_in(request: web.Request) -> web.Response:
     try:
         user = await request.app[keys.ACCOUNTS].sign_in(name, password, client_address(request))
     except TooManySignIns as exc:
-        retry_after = max(1, math.ceil(exc.retry_after_s))
-        error = f"Too many failed sign-ins: try again in {_minutes(retry_after)}."
-        response = await _render_sign_in(request, name=name, error=error, status=429)
-        response.headers["Retry-After"] = str(retry_after)
-        return response
+        response = await _render_sign_in(request, name=name, error=_try_later(exc), status=429)
+        return _with_retry_after(response, exc)
     except SignInRefused:
         return await _render_sign_in(request, name=name, error="The name or the password is wrong.", status=400)
     await sessions.sign_in(request, user)
@@ -61,7 +58,12 @@ async def change_password(request: web.Request) -> web.Response:
     if new != again:
         return await _render_account(request, errors={"again": "The two new passwords differ."}, status=400)
     try:
-        user = await request.app[keys.ACCOUNTS].change_password(principal.user_id, current, new)
+        user = await request.app[keys.ACCOUNTS].change_password(
+            principal.user_id, current, new, client_address(request)
+        )
+    except TooManySignIns as exc:
+        response = await _render_account(request, errors={"current": _try_later(exc)}, status=429)
+        return _with_retry_after(response, exc)
     except SignInRefused:
         return await _render_account(request, errors={"current": "The current password is wrong."}, status=400)
     except WeakPassword as exc:
@@ -119,6 +121,21 @@ async def _render_account(
     return response
 
 
-def _minutes(seconds: int) -> str:
+def _try_later(refusal: TooManySignIns) -> str:
+    return f"{refusal.reason.capitalize()}: try again in {_how_long(_retry_after_s(refusal))}."
+
+
+def _with_retry_after(response: web.Response, refusal: TooManySignIns) -> web.Response:
+    response.headers["Retry-After"] = str(_retry_after_s(refusal))
+    return response
+
+
+def _retry_after_s(refusal: TooManySignIns) -> int:
+    return max(1, math.ceil(refusal.retry_after_s))
+
+
+def _how_long(seconds: int) -> str:
+    if seconds < 60:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
     minutes = math.ceil(seconds / 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,10 +1,15 @@
 """Signing in on the page: an encrypted, signed session cookie (aiohttp-session, Fernet).
 
 The cookie holds the user's id, when they signed in, a stamp of their password (so
-changing it ends every other sign-in) and the CSRF token of their forms. It is HttpOnly,
-SameSite=Lax, and Secure when the service is reached over https. Nothing in it is
-trusted beyond what the key proves: the user is looked up again (through the accounts'
-short cache) on every request, so a disabled user is signed out.
+changing it ends every other sign-in), a random id of the session and the CSRF token of
+their forms. It is HttpOnly, SameSite=Lax, and Secure when the service is reached over
+https. Nothing in it is trusted beyond what the key proves: the user is looked up again
+(through the accounts' short cache) on every request, so a disabled user is signed out.
+
+The cookie alone is the session, so forgetting it in the browser would not end it: a copy
+taken before would still work until it expires. Signing out therefore writes the
+session's id down as ended (until it would have expired), and a cookie without an id is
+refused.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ _USER = "uid"
 _STAMP = "stamp"
 _SIGNED_IN_AT = "at"
 _CSRF = "csrf"
+_SESSION_ID = "sid"
+SESSION_ID_BYTES = 16
 
 
 def cookie_sessions(config: Config, key: bytes) -> Middleware:
@@ -57,21 +64,23 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def signed_in(request: web.Request) -> Principal | None:
     """Who the session says is signed in, if they still may be."""
     session = await aiohttp_session.get_session(request)
-    user_id, stamp, signed_in_at = session.get(_USER), session.get(_STAMP), session.get(_SIGNED_IN_AT)
-    if not isinstance(user_id, int) or not isinstance(stamp, str) or not isinstance(signed_in_at, (int, float)):
+    user_id, stamp, session_id = session.get(_USER), session.get(_STAMP), session.get(_SESSION_ID)
+    expires_at = _expires_at(request, session)
+    if not isinstance(user_id, int) or not isinstance(stamp, str) or not isinstance(session_id, str):
         return None
-    app = request.app
-    if app[keys.CLOCK].time() - signed_in_at > app[keys.CONFIG].auth.session_max_age_s:
+    if expires_at is None or request.app[keys.CLOCK].time() > expires_at:
         return None
-    return await app[keys.ACCOUNTS].principal_for_session(user_id, stamp)
+    return await request.app[keys.ACCOUNTS].principal_for_session(user_id, stamp, session_id)
 
 
 async def sign_in(request: web.Request, user: User) -> None:
-    """A new session for ``user``: nothing of the one before it (or its CSRF token) is kept."""
+    """A new session for ``user``: the one before it is ended, and nothing of it (or its CSRF token) is kept."""
+    await _end(request, await aiohttp_session.get_session(request))
     session = await aiohttp_session.new_session(request)
     session[_USER] = user.id
     session[_STAMP] = request.app[keys.ACCOUNTS].session_stamp(user)
     session[_SIGNED_IN_AT] = request.app[keys.CLOCK].time()
+    session[_SESSION_ID] = secrets.token_urlsafe(SESSION_ID_BYTES)
     session[_CSRF] = secrets.token_urlsafe(32)
 
 
@@ -82,8 +91,25 @@ async def restamp(request: web.Request, user: User) -> None:
 
 
 async def sign_out(request: web.Request) -> None:
+    """End the session for good, then forget the cookie: a copy of it is refused from now on."""
     session = await aiohttp_session.get_session(request)
+    await _end(request, session)
     session.invalidate()
+
+
+async def _end(request: web.Request, session: aiohttp_session.Session) -> None:
+    """Write the session's id down as ended until it would have expired (nothing to do for a session without one)."""
+    session_id, expires_at = session.get(_SESSION_ID), _expires_at(request, session)
+    if isinstance(session_id, str) and expires_at is not None and expires_at > request.app[keys.CLOCK].time():
+        await request.app[keys.ACCOUNTS].end_session(session_id, until=expires_at)
+
+
+def _expires_at(request: web.Request, session: aiohttp_session.Session) -> float | None:
+    """When a session signed in runs out (``auth.session_max_age_s`` after signing in); None for no sign-in."""
+    signed_in_at = session.get(_SIGNED_IN_AT)
+    if not isinstance(signed_in_at, (int, float)):
+        return None
+    return float(signed_in_at) + request.app[keys.CONFIG].auth.session_max_age_s
 
 
 async def csrf_token(request: web.Request) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import keys
-from ..accounts import InvalidName, UserNotFound, WeakPassword
+from ..accounts import InvalidName, LastAdmin, UserNotFound, WeakPassword
 from ..store import UserExists
 from .csrf import read_form
 from .pages import render
@@ -39,6 +39,10 @@ async def disable_user(request: web.Request) -> web.Response:
         await request.app[keys.ACCOUNTS].disable_user(name)
     except UserNotFound:
         raise Problem(404, "User not found", f"There is no user named {name}.") from None
+    except LastAdmin:
+        raise Problem(
+            409, "Last admin", f"{name} is the last admin who is not disabled: make another admin first."
+        ) from None
     raise web.HTTPSeeOther(location=request.app.router["users"].url_for())
 
 
