@@ -328,6 +328,12 @@ class AuthConfig(_Section):
     session_max_age_s: PositiveInt = Field(
         14 * 24 * 3600, description="how long a sign-in on the page lasts (s); changing the password ends the others"
     )
+    password_threads: PositiveInt = Field(
+        2, description="threads that check passwords (argon2id takes about 64 MiB and a good part of a second each)"
+    )
+    max_waiting_password_checks: NonNegativeInt = Field(
+        16, description="password checks waiting for a thread before further sign-ins are refused at once (429)"
+    )
     key_cache_s: NonNegativeFloat = Field(
         10.0,
         description=(

@@ -72,7 +72,9 @@ class Accounts:
         self._clock = clock
         self._settings = settings
         self._throttle = SignInThrottle(store, clock, settings)
-        self._passwords = PasswordWork()
+        self._passwords = PasswordWork(
+            workers=settings.password_threads, max_waiting=settings.max_waiting_password_checks
+        )
         self._keys: dict[str, _Trusted] = {}
         self._sessions: dict[tuple[int, str, str], _Trusted] = {}
         """Sessions checked lately, by (user id, password stamp, session id)."""
