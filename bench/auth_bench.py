@@ -9,16 +9,20 @@ Two things are timed, in turns, and the median of the rounds kept:
   its 201. This process's CPU time (every thread) per booking is the server's: HTTP,
   every middleware, the handler, the store's threads. (A client in this process would
   share its interpreter lock and inflate the figure.)
-- **authenticating it**: the three middlewares that authentication brought to every
-  request (sessions, the access rule, CSRF), called directly on a booking request (as
-  aiohttp would, after routing) with a valid key its first check has already cached,
-  around a handler that does nothing; and the access middleware alone.
+- **authenticating it**: the middlewares that authentication brought to every request
+  (sessions, the access rule, CSRF, and the pages' context, which aiohttp-jinja2 works
+  out for every request and which makes a session, with its encrypted cookie, for
+  each), called directly on a booking request as aiohttp would after routing, with a
+  valid key its first check has already cached, around a handler that does nothing;
+  the answer's cookies are rendered as aiohttp renders them into its headers.
 
 Authentication is part of the booking's CPU, so auth / booking is the share of booking
-throughput it costs, against the target of at most 15%. For reference, the same
-middlewares with a key seen for the first time (read from the database, its last use
-written), with a revoked key (read from the database every time: a refusal is not
-cached) and with a malformed one (refused without a read). The scoping of each booking
+throughput it costs, against the target of at most 15%. For reference: the same
+without the pages' context, the access middleware alone, and the same middlewares on
+a webhook (no key: its signature is its authentication), with a key seen for the
+first time (read from the database, its last use written), with a revoked key (read
+from the database every time: a refusal is not cached) and with a malformed one
+(refused without a read), each one request after another. The scoping of each booking
 to its owner, inside the handler, is counted in the booking, not in authentication.
 
     python -m bench.auth_bench [--quick]
@@ -38,6 +42,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request, unused_port
 from aiohttp.typedefs import Handler, Middleware
@@ -52,21 +57,31 @@ from .common import SERVER_CPU, pin_this_process, table, write_results
 from .service_bench import booking_requests, load
 
 PROJECT = Path(__file__).resolve().parent.parent
-AUTH_MIDDLEWARES: tuple[Middleware, ...] = (session_middleware, access_middleware, csrf_middleware)
-"""In the order create_app runs them: what every request pays for authentication."""
+AUTH_MIDDLEWARES: tuple[Middleware, ...] = (
+    session_middleware,
+    access_middleware,
+    csrf_middleware,
+    aiohttp_jinja2.context_processors_middleware,
+)
+"""What authentication added to every request, last in the app's chain, in its order: sessions,
+the access rule, CSRF, and the pages' context (who is signed in, a CSRF token), which
+aiohttp-jinja2 works out for every request, pages or not."""
 TARGET = 0.15
 BATCH = 500
+BOOKING, WEBHOOK = "/api/calls", "/webhook"
+ANSWER = web.RequestKey("answer", web.StreamResponse)
 """Requests are built (outside the timing) and timed this many at a time."""
-OK = web.Response(status=201)
 
 
-async def _nothing(request: web.Request) -> web.StreamResponse:
-    return OK
+async def _answer(request: web.Request) -> web.StreamResponse:
+    """The handler that does nothing: the answer made for the request beforehand."""
+    answer: web.StreamResponse = request[ANSWER]
+    return answer
 
 
 def _chain(middlewares: tuple[Middleware, ...]) -> Handler:
     """The middlewares around a handler that does nothing, nested as aiohttp nests them."""
-    handler: Handler = _nothing
+    handler: Handler = _answer
     for middleware in reversed(middlewares):
         handler = _bind(middleware, handler)
     return handler
@@ -117,36 +132,50 @@ class Bench:
         await self.app[keys.ACCOUNTS].revoke_key(self.user_id, record.id)
         return key
 
-    async def request(self, key: str) -> web.Request:
-        """A booking request as the middlewares see it once aiohttp has routed it (built outside the timing).
+    def check_chain(self) -> None:
+        """Refuse to time a chain the app no longer has."""
+        if tuple(self.app.middlewares[-len(AUTH_MIDDLEWARES) :]) != AUTH_MIDDLEWARES:
+            raise SystemExit(f"the app's middlewares changed: {self.app.middlewares}; update AUTH_MIDDLEWARES")
+
+    async def request(self, key: str, path: str = BOOKING) -> web.Request:
+        """A POST as the middlewares see it once aiohttp has routed it, with its answer (built outside the timing).
 
         Its body is never read: these middlewares read a body only for a page's form.
         """
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        request = make_mocked_request("POST", "/api/calls", headers=headers, app=self.app)
+        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+        request = make_mocked_request("POST", path, headers=headers, app=self.app)
         match_info = await self.app.router.resolve(request)
         match_info.add_app(self.app)
         match_info.freeze()
         request._match_info = match_info
+        request[ANSWER] = web.Response(status=201)
         return request
 
     async def stop(self) -> None:
         await self.server.close()
 
 
-async def middleware_cpu_us(bench: Bench, handler: Handler, keys_: Iterator[str], count: int) -> float:
-    """CPU (the whole process) per request of ``handler`` on booking requests, one after another; a 401 is caught."""
+async def middleware_cpu_us(
+    bench: Bench, handler: Handler, keys_: Iterator[str], count: int, path: str = BOOKING
+) -> float:
+    """CPU (the whole process) per request of ``handler``, one request after another.
+
+    The answer's cookies are rendered as aiohttp renders them into its headers; a 401 is caught.
+    """
 
     async def one(request: web.Request) -> None:
         try:
-            await handler(request)
+            answer = await handler(request)
         except Problem as problem:
             if problem.status != 401:
                 raise
+        else:
+            for cookie in answer.cookies.values():
+                cookie.output(header="")
 
     cpu_ns = 0
     for start in range(0, count, BATCH):
-        requests = [await bench.request(next(keys_)) for _ in range(min(BATCH, count - start))]
+        requests = [await bench.request(next(keys_), path) for _ in range(min(BATCH, count - start))]
         before = time.process_time_ns()
         for request in requests:
             await one(request)
@@ -175,7 +204,9 @@ async def run(quick: bool) -> dict[str, Any]:
         await bench.start()
         try:
             revoked = await bench.revoked_key()
+            bench.check_chain()
             every_auth, access_only = _chain(AUTH_MIDDLEWARES), _chain((access_middleware,))
+            no_page_context = _chain(AUTH_MIDDLEWARES[:-1])
             # The key's first check, and a warm-up of every path, before anything is timed.
             await booking_cpu_us(bench, requests_file, 1.0)
             first_keys = iter(await asyncio.gather(*(bench.new_key() for _ in range(first_uses * rounds))))
@@ -183,6 +214,10 @@ async def run(quick: bool) -> dict[str, Any]:
                 "booking": lambda: booking_cpu_us(bench, requests_file, duration_s),
                 "auth": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(bench.key), checks),
                 "access": lambda: middleware_cpu_us(bench, access_only, itertools.repeat(bench.key), checks),
+                "no_page_context": lambda: middleware_cpu_us(
+                    bench, no_page_context, itertools.repeat(bench.key), checks
+                ),
+                "webhook": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(""), checks, WEBHOOK),
                 "first_use": lambda: middleware_cpu_us(bench, every_auth, first_keys, first_uses),
                 "revoked": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(revoked), first_uses),
                 "malformed": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat("dj_nope"), checks),
@@ -203,13 +238,21 @@ def report(results: dict[str, Any]) -> str:
     rows: list[list[Any]] = [
         ["a whole booking, signed in (HTTP from wrk, 50 connections)", booking, "", "", ""],
         [
-            "authentication of it, valid cached key (sessions, access, CSRF middlewares)",
+            "authentication of it, valid cached key (sessions, access, CSRF, pages' context)",
             cpu["auth"],
             f"{share:.1%}",
             f"<= {TARGET:.0%}",
             "yes" if share <= TARGET else "NO",
         ],
-        ["  of which the access middleware alone", cpu["access"], f"{cpu['access'] / booking:.1%}", "", ""],
+        [
+            "  the same without the pages' context (no session made, no cookie)",
+            cpu["no_page_context"],
+            f"{cpu['no_page_context'] / booking:.1%}",
+            "",
+            "",
+        ],
+        ["  the access middleware alone (the key check)", cpu["access"], f"{cpu['access'] / booking:.1%}", "", ""],
+        ["a webhook (no key): the same middlewares", cpu["webhook"], "", "", ""],
         ["a key's first check (database read, last use written)", cpu["first_use"], "", "", ""],
         ["a revoked key (database read, 401)", cpu["revoked"], "", "", ""],
         ["a malformed key (401, no read)", cpu["malformed"], "", "", ""],
