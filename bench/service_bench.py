@@ -53,7 +53,7 @@ from aiohttp.test_utils import unused_port
 
 from dialajoke.telnyx.signing import public_key_b64, sign
 
-from .common import LOAD_CPU, SERVER_CPU, pinned, table, write_results
+from .common import LOAD_CPU, SERVER_CPU, add_user, pinned, table, write_results
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = Path(__file__).resolve().parent / "load.lua"
@@ -217,27 +217,12 @@ def _start_servers(tmp: Path, public_key: str) -> tuple[list[Server], str]:
         "DIALAJOKE_TELNYX__PUBLIC_KEY": public_key,
         "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
     }
-    api_key = add_user(service_env)
+    api_key = add_user(service_env, BENCH_USER)
     service = Server(OURS, ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
     servers = [bare, durable, checked, service]
     for server in servers:
         server.wait_ready()
     return servers, api_key
-
-
-def add_user(service_env: dict[str, str]) -> str:
-    """A key of the new user ``bench``, made as an operator would: the last line ``users add`` prints."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dialajoke", "users", "add", BENCH_USER],
-        cwd=PROJECT,
-        env={**os.environ, **service_env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0 or not done.stdout.strip():
-        raise RuntimeError(f"python -m dialajoke users add {BENCH_USER} failed: {done.stderr.strip()}")
-    return done.stdout.strip().splitlines()[-1]
 
 
 def _check_signed_in(service: Server, booking: str, api_key: str) -> None:
