@@ -19,6 +19,7 @@ from dialajoke.store.sqlite import CHECKPOINT_EVERY
 from dialajoke.store.sqlite_thread import SqliteThread
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROJECT = RESULTS.parent.parent
 SERVER_CPU, LOAD_CPU = 0, 1
 """The service under test runs on one core and what loads it on the other, where the machine has two."""
 PACKAGES = ("aiohttp", "PyNaCl", "phonenumbers", "APScheduler")
@@ -132,3 +133,19 @@ async def open_durable_writer(database: Path, schema: str = "") -> SqliteThread:
     return await SqliteThread.open(
         database, group_commit=True, setup=set_up, name="sqlite writer", checkpoint_every=CHECKPOINT_EVERY
     )
+
+
+def add_user(service_env: dict[str, str], name: str, *, admin: bool = False) -> str:
+    """A key of a new user, made as an operator would: the last line ``python -m dialajoke users add`` prints."""
+    command = [sys.executable, "-m", "dialajoke", "users", "add", name, *(["--admin"] if admin else [])]
+    done = subprocess.run(
+        command,
+        cwd=PROJECT,
+        env={**os.environ, **service_env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"{' '.join(command[1:])} failed: {done.stderr.strip()}")
+    return done.stdout.strip().splitlines()[-1]

@@ -1,13 +1,18 @@
 -- wrk script: replays pre-built requests (one per line: path TAB timestamp TAB signature TAB body;
 -- a line without a body is a GET)
 -- and prints a JSON summary that the benchmark reads.
+-- Arguments: the requests file, then optionally an API key, sent as a bearer token on every /api/ request.
 local requests = {}
 local counter = 0
 
 init = function(args)
+  local key = args[2]
   for line in io.lines(args[1]) do
     local path, timestamp, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
     local headers = {["Content-Type"] = "application/json"}
+    if key and key ~= "" and path:find("^/api/") then
+      headers["Authorization"] = "Bearer " .. key
+    end
     if timestamp ~= "" then
       headers["telnyx-timestamp"] = timestamp
       headers["telnyx-signature-ed25519"] = signature

@@ -25,7 +25,7 @@ from aiohttp.test_utils import unused_port
 
 from dialajoke.store.sqlite import SCHEMA
 
-from .common import table, write_results
+from .common import add_user, table, write_results
 
 PROJECT = Path(__file__).resolve().parent.parent
 SPREAD_S = 29 * 24 * 3600
@@ -58,6 +58,7 @@ def start_and_measure(database: Path) -> dict[str, Any]:
         "DIALAJOKE_DATABASE__PATH": str(database),
         "DIALAJOKE_LOG_LEVEL": "WARNING",
     }
+    admin_key = add_user(env, "bench", admin=True)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "dialajoke"],
@@ -69,7 +70,10 @@ def start_and_measure(database: Path) -> dict[str, Any]:
     try:
         first_answer_s = _wait_for_health(port, started)
         time.sleep(1.0)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=10) as response:
+        info_request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/info", headers={"Authorization": f"Bearer {admin_key}"}
+        )
+        with urllib.request.urlopen(info_request, timeout=10) as response:
             info = response.read().decode()
         return {"first_answer_s": first_answer_s, "rss_mb": _rss_mb(process.pid), "info": info}
     finally:

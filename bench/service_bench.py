@@ -17,9 +17,13 @@ both see the same machine.
   that may dial only real, affordable numbers.
 - GET /health, for reference: what routing, the middlewares and one read of the store
   cost on their own.
-- POST /api/calls: the service validates the request and commits the call before the
-  201; the bare handler parses the JSON and answers. The bookings go to 5,000 distinct
-  numbers in eight countries, so no cache of recent numbers could flatter the result.
+- POST /api/calls: the service checks the API key, validates the request and commits
+  the call before the 201; the bare handler parses the JSON and answers. The bookings
+  go to 5,000 distinct numbers in eight countries, so no cache of recent numbers could
+  flatter the result. Every booking is signed in, with the key of a user made as an
+  operator would (``python -m dialajoke users add``); the bare servers ignore the
+  header, so they stay the floor without authentication. Webhooks carry no key: their
+  signature is their authentication.
 
     python -m bench.service_bench [--quick]
 """
@@ -36,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,11 +53,12 @@ from aiohttp.test_utils import unused_port
 
 from dialajoke.telnyx.signing import public_key_b64, sign
 
-from .common import LOAD_CPU, SERVER_CPU, pinned, table, write_results
+from .common import LOAD_CPU, SERVER_CPU, add_user, pinned, table, write_results
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = Path(__file__).resolve().parent / "load.lua"
 CONNECTIONS = 50
+BENCH_USER = "bench"
 BOOKING_REGIONS = ("US", "GB", "DE", "FR", "IE", "AU", "IN", "BR")
 HEALTH = ["/health\t\t\t"]
 """GET /health: the framework's share (routing, middlewares, one read of the store) alone."""
@@ -79,8 +86,6 @@ class Server:
             )
 
     def wait_ready(self) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -141,9 +146,12 @@ def booking_requests(count: int) -> list[str]:
     return [f"/api/calls\t\t\t{json.dumps({'to': number, 'at': at})}" for number in sorted(numbers)]
 
 
-def load(url: str, requests_file: Path, duration_s: float) -> dict[str, Any]:
+def load(url: str, requests_file: Path, duration_s: float, api_key: str) -> dict[str, Any]:
+    """wrk's summary of replaying ``requests_file`` at ``url``; ``api_key`` goes on every /api/ request."""
     command = [*pinned(LOAD_CPU), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration_s:g}s", "-s", str(LOAD_SCRIPT), url]
-    output = subprocess.run([*command, "--", str(requests_file)], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [*command, "--", str(requests_file), api_key], capture_output=True, text=True, check=True
+    ).stdout
     line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
@@ -159,9 +167,11 @@ def run(quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {"duration_s": duration_s, "rounds": rounds, "connections": CONNECTIONS, "runs": {}}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        servers = _start_servers(tmp, public_key)
+        bookings = booking_requests(5_000)
+        servers, api_key = _start_servers(tmp, public_key)
         try:
-            for endpoint, requests in (("webhook", None), ("api_calls", booking_requests(5_000)), ("health", HEALTH)):
+            _check_signed_in(servers[-1], bookings[0], api_key)
+            for endpoint, requests in (("webhook", None), ("api_calls", bookings), ("health", HEALTH)):
                 for _ in range(rounds):
                     for server in servers:
                         if endpoint not in FLOOR_ENDPOINTS.get(server.name, (endpoint,)):
@@ -171,7 +181,7 @@ def run(quick: bool) -> dict[str, Any]:
                         requests_file.write_text("\n".join(lines) + "\n")
                         runs = results["runs"].setdefault(endpoint, {}).setdefault(server.name, [])
                         cpu_before = server.cpu_s()
-                        result = load(server.url, requests_file, duration_s)
+                        result = load(server.url, requests_file, duration_s, api_key)
                         result["cpu_us_per_request"] = (server.cpu_s() - cpu_before) / result["requests"] * 1e6
                         runs.append(result)
         finally:
@@ -180,7 +190,8 @@ def run(quick: bool) -> dict[str, Any]:
     return results
 
 
-def _start_servers(tmp: Path, public_key: str) -> list[Server]:
+def _start_servers(tmp: Path, public_key: str) -> tuple[list[Server], str]:
+    """The four servers, ready, with the service last; and an API key it accepts."""
     bare_port, durable_port, checked_port, service_port = unused_port(), unused_port(), unused_port(), unused_port()
     bare = Server(
         BARE,
@@ -206,11 +217,27 @@ def _start_servers(tmp: Path, public_key: str) -> list[Server]:
         "DIALAJOKE_TELNYX__PUBLIC_KEY": public_key,
         "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
     }
+    api_key = add_user(service_env, BENCH_USER)
     service = Server(OURS, ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
     servers = [bare, durable, checked, service]
     for server in servers:
         server.wait_ready()
-    return servers
+    return servers, api_key
+
+
+def _check_signed_in(service: Server, booking: str, api_key: str) -> None:
+    """One booking is refused without the key and accepted with it: the load measures a signed-in service."""
+    path, _, _, body = booking.split("\t", 3)
+    for key, expected in (("", 401), (api_key, 201)):
+        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+        request = urllib.request.Request(service.url + path, data=body.encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        if status != expected:
+            raise RuntimeError(f"a booking {'with' if key else 'without'} the key got {status}, not {expected}")
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -222,7 +249,7 @@ def report(results: dict[str, Any]) -> str:
     targets = {"webhook": ">= 0.85x", "api_calls": ">= 0.5x", "health": "(for reference)"}
     labels = {
         "webhook": "POST /webhook (verify, parse, durable dedupe)",
-        "api_calls": "POST /api/calls (durable)",
+        "api_calls": "POST /api/calls (signed in, durable)",
         "health": "GET /health",
     }
     for endpoint, by_server in results["runs"].items():
