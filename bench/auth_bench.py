@@ -10,15 +10,14 @@ Two things are timed, in turns, and the median of the rounds kept:
   every middleware, the handler, the store's threads. (A client in this process would
   share its interpreter lock and inflate the figure.)
 - **authenticating it**: the middlewares that authentication brought to every request
-  (sessions, the access rule, CSRF, and the pages' context, which aiohttp-jinja2 works
-  out for every request and which makes a session, with its encrypted cookie, for
-  each), called directly on a booking request as aiohttp would after routing, with a
-  valid key its first check has already cached, around a handler that does nothing;
-  the answer's cookies are rendered as aiohttp renders them into its headers.
+  (sessions, the access rule, CSRF), called directly on a booking request as aiohttp
+  would after routing, with a valid key its first check has already cached, around a
+  handler that does nothing; the answer's cookies, if any, are rendered as aiohttp
+  renders them into its headers.
 
 Authentication is part of the booking's CPU, so auth / booking is the share of booking
-throughput it costs, against the target of at most 15%. For reference: the same
-without the pages' context, the access middleware alone, and the same middlewares on
+throughput it costs, against the target of at most 15%. For reference: the access
+middleware alone, and the same middlewares on
 a webhook (no key: its signature is its authentication), with a key seen for the
 first time (read from the database, its last use written), with a revoked key (read
 from the database every time: a refusal is not cached) and with a malformed one
@@ -42,7 +41,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request, unused_port
 from aiohttp.typedefs import Handler, Middleware
@@ -61,11 +59,9 @@ AUTH_MIDDLEWARES: tuple[Middleware, ...] = (
     session_middleware,
     access_middleware,
     csrf_middleware,
-    aiohttp_jinja2.context_processors_middleware,
 )
 """What authentication added to every request, last in the app's chain, in its order: sessions,
-the access rule, CSRF, and the pages' context (who is signed in, a CSRF token), which
-aiohttp-jinja2 works out for every request, pages or not."""
+the access rule, CSRF."""
 TARGET = 0.15
 BATCH = 500
 BOOKING, WEBHOOK = "/api/calls", "/webhook"
@@ -210,7 +206,6 @@ async def run(quick: bool) -> dict[str, Any]:
             revoked = await bench.revoked_key()
             bench.check_chain()
             every_auth, access_only = _chain(AUTH_MIDDLEWARES), _chain((access_middleware,))
-            no_page_context = _chain(AUTH_MIDDLEWARES[:-1])
             # The key's first check, and a warm-up of every path, before anything is timed.
             await booking_cpu_us(bench, requests_file, 1.0)
             first_keys = iter(await asyncio.gather(*(bench.new_key() for _ in range(first_uses * rounds))))
@@ -218,9 +213,6 @@ async def run(quick: bool) -> dict[str, Any]:
                 "booking": lambda: booking_cpu_us(bench, requests_file, duration_s),
                 "auth": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(bench.key), checks),
                 "access": lambda: middleware_cpu_us(bench, access_only, itertools.repeat(bench.key), checks),
-                "no_page_context": lambda: middleware_cpu_us(
-                    bench, no_page_context, itertools.repeat(bench.key), checks
-                ),
                 "webhook": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(""), checks, WEBHOOK),
                 "first_use": lambda: middleware_cpu_us(bench, every_auth, first_keys, first_uses),
                 "revoked": lambda: middleware_cpu_us(bench, every_auth, itertools.repeat(revoked), first_uses),
@@ -245,18 +237,11 @@ def report(results: dict[str, Any]) -> str:
     rows: list[list[Any]] = [
         ["a whole booking, signed in (HTTP from wrk, 50 connections)", booking, "", "", ""],
         [
-            "authentication of it, valid cached key (sessions, access, CSRF, pages' context)",
+            "authentication of it, valid cached key (sessions, access, CSRF)",
             cpu["auth"],
             f"{share:.1%}",
             f"<= {TARGET:.0%}",
             "yes" if share <= TARGET else "NO",
-        ],
-        [
-            "  the same without the pages' context (no session made, no cookie)",
-            cpu["no_page_context"],
-            f"{cpu['no_page_context'] / booking:.1%}",
-            "",
-            "",
         ],
         ["  the access middleware alone (the key check)", cpu["access"], f"{cpu['access'] / booking:.1%}", "", ""],
         ["a webhook (no key): the same middlewares", cpu["webhook"], "", "", ""],
