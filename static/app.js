@@ -15,7 +15,10 @@
   var calls = document.getElementById("calls");
   setInterval(function () {
     fetch(calls.dataset.refresh, {headers: {"Accept": "text/html"}})
-      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (r) {
+        if (r.redirected) { window.location.reload(); return null; }  // signed out: the page says so
+        return r.ok ? r.text() : null;
+      })
       .then(function (html) { if (html !== null) calls.innerHTML = html; })
       .catch(function () {});
   }, 2000);

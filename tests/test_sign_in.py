@@ -311,3 +311,23 @@ async def test_behind_a_proxy_it_refuses_to_start_without_a_user(database: Any) 
     with pytest.raises(NoUserYet, match=r"public_url https://jokes\.example\.com"):
         await runner.setup()
     await runner.cleanup()
+
+
+async def test_a_failed_sign_in_still_leads_where_it_was_going(service: Service) -> None:
+    client = await service.new_client()
+    token = csrf_token(await (await client.get("/login?next=/account")).text())
+
+    form = {"name": "alice", "password": "not it at all", "csrf_token": token, "next": "/account"}
+    page = await (await client.post("/login", data=form, allow_redirects=False)).text()
+
+    assert 'name="next" value="/account"' in page
+
+
+async def test_a_user_disabled_elsewhere_making_a_key_is_signed_out_not_failed(service: Service) -> None:
+    await service.app[keys.STORE].disable_user(service.user.id)  # as the command line does, past this cache
+
+    response = await service.post_form("/account/keys", {"name": "late"})
+
+    assert response.status == 303
+    assert response.headers["Location"] == "/login"
+    assert [key.name for key in await service.accounts.list_keys(service.user.id)] == ["tests"]

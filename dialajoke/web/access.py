@@ -3,8 +3,9 @@ middleware keeps them all.
 
 A route added without a rule is refused to everyone (and tests/test_access.py, which
 walks the router, fails), so a new route is closed until someone decides who may use it.
-Pages sign in with the session cookie; the JSON API only with an API key, so that no
-cookie a browser sends by itself can act on the API. The principal found is put on the
+The user's pages sign in with the session cookie only; the JSON API only with an API
+key, so that no cookie a browser sends by itself can act on the API; admin routes
+(/info, the Users page) take either. The principal found is put on the
 request (``keys.PRINCIPAL``) for the handlers to scope what they read and change.
 """
 

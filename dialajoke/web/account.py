@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from .. import keys
-from ..accounts import KeyNotFound, SignInRefused, TooManySignIns, WeakPassword
+from ..accounts import InvalidName, KeyNotFound, SignInRefused, TooManySignIns, UserDisabled, WeakPassword
+from ..accounts.accounts import MAX_KEY_NAME
 from . import sessions
 from .access import local_path
 from .clients import client_address
@@ -16,7 +17,6 @@ from .csrf import read_form
 from .pages import render
 from .problems import Problem
 
-KEY_NAME_MAX = 64
 NOTICES = {"password": "Your password is changed; every other sign-in has ended.", "revoked": "The key is revoked."}
 """The only notices ``?done=`` may show: no text from the address reaches the page."""
 
@@ -24,21 +24,25 @@ NOTICES = {"password": "Your password is changed; every other sign-in has ended.
 async def sign_in_page(request: web.Request) -> web.Response:
     if await sessions.signed_in(request) is not None:
         raise web.HTTPSeeOther(location=local_path(request.query.get("next", "/")))
-    return await _render_sign_in(request, name="", error="", status=200)
+    next_path = local_path(request.query.get("next", "/"))
+    return await _render_sign_in(request, name="", error="", status=200, next_path=next_path)
 
 
 async def sign_in(request: web.Request) -> web.Response:
     form = await read_form(request)
     name, password = str(form.get("name", "")), str(form.get("password", ""))
+    next_path = local_path(str(form.get("next", "/")))
     try:
         user = await request.app[keys.ACCOUNTS].sign_in(name, password, client_address(request))
     except TooManySignIns as exc:
-        response = await _render_sign_in(request, name=name, error=_try_later(exc), status=429)
+        response = await _render_sign_in(request, name=name, error=_try_later(exc), status=429, next_path=next_path)
         return _with_retry_after(response, exc)
     except SignInRefused:
-        return await _render_sign_in(request, name=name, error="The name or the password is wrong.", status=400)
+        return await _render_sign_in(
+            request, name=name, error="The name or the password is wrong.", status=400, next_path=next_path
+        )
     await sessions.sign_in(request, user)
-    raise web.HTTPSeeOther(location=local_path(str(form.get("next", "/"))))
+    raise web.HTTPSeeOther(location=next_path)
 
 
 async def sign_out(request: web.Request) -> web.Response:
@@ -76,10 +80,15 @@ async def add_key(request: web.Request) -> web.Response:
     """The new key is on this answer and nowhere else, ever: it is not redirected to a page that could be reloaded."""
     form = await read_form(request)
     name = str(form.get("name", "")).strip()
-    if not name or len(name) > KEY_NAME_MAX or not name.isprintable():
-        error = f"Name the key (1 to {KEY_NAME_MAX} characters), e.g. after the script that will use it."
+    try:
+        key, secret = await request.app[keys.ACCOUNTS].add_key(request[keys.PRINCIPAL].user_id, name)
+    except InvalidName:
+        error = f"Name the key (1 to {MAX_KEY_NAME} characters), e.g. after the script that will use it."
         return await _render_account(request, errors={"key_name": error}, status=400)
-    key, secret = await request.app[keys.ACCOUNTS].add_key(request[keys.PRINCIPAL].user_id, name)
+    except UserDisabled:
+        # Disabled from the command line a moment ago, while this session was still trusted.
+        await sessions.sign_out(request)
+        raise web.HTTPSeeOther(location=request.app.router["sign_in"].url_for()) from None
     return await _render_account(request, new_key=(key.id, key.name, secret), status=201)
 
 
@@ -92,11 +101,10 @@ async def revoke_key(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(location=request.app.router["account"].url_for().with_query(done="revoked"))
 
 
-async def _render_sign_in(request: web.Request, *, name: str, error: str, status: int) -> web.Response:
-    context = {"name": name, "error": error, "next": local_path(request.query.get("next", "/"))}
-    response = await render(request, "login.html", context, status=status, form=True)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+async def _render_sign_in(request: web.Request, *, name: str, error: str, status: int, next_path: str) -> web.Response:
+    """The sign-in form; ``next_path`` (already checked by local_path) is where signing in leads."""
+    context = {"name": name, "error": error, "next": next_path}
+    return await render(request, "login.html", context, status=status, form=True)
 
 
 async def _render_account(
@@ -116,9 +124,7 @@ async def _render_account(
         "errors": errors or {},
         "new_key": new_key,
     }
-    response = await render(request, "account.html", context, status=status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await render(request, "account.html", context, status=status)
 
 
 def _try_later(refusal: TooManySignIns) -> str:

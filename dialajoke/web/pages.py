@@ -1,8 +1,7 @@
 """Drawing a page: each template also gets who is signed in and the token for its forms.
 
-Called by the handlers that draw pages, rather than as aiohttp-jinja2 context processors,
-which run on every request: the API and /webhook would then read the session (and answer
-with a cookie) for nothing.
+Pages are drawn by their handlers, and only they read the session: the API, /webhook
+and /health never make one, and answer without a cookie.
 """
 
 from __future__ import annotations

@@ -114,11 +114,6 @@ PROBLEM_TYPES = {
         "The form was not sent from this service's own page, or its page is too old: reload the page and send"
         " the form again.",
     ),
-    "too-many-sign-ins": (
-        "Too many sign-in attempts",
-        "Sign-ins for this name or from this address failed too often; try again after the seconds in the"
-        " Retry-After header (auth.max_login_failures in auth.login_window_s).",
-    ),
     "key-not-found": ("API key not found", "This user has no API key with that id; the Account page lists them."),
     "cross-site-request": (
         "Cross-site request refused",
