@@ -22,6 +22,7 @@ from dialajoke.accounts import (
     UserNotFound,
     WeakPassword,
 )
+from dialajoke.accounts import accounts as accounts_module
 from dialajoke.config import AuthConfig
 from dialajoke.models import Principal
 from dialajoke.store import SqliteCallStore
@@ -591,3 +592,20 @@ async def test_two_first_admins_are_never_made(accounts: Accounts) -> None:
 
     assert sum(result is not None for result in made) == 1
     assert len(await accounts.list_users()) == 1
+
+
+def test_the_trusted_cache_drops_what_expired_when_full_and_never_grows_past_its_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(accounts_module, "CACHE_SIZE", 3)
+    someone = Principal(user_id=1, name="alice", is_admin=False)
+    cache: dict[Any, Any] = {}
+    for number, until in enumerate((5.0, 50.0, 5.0)):
+        accounts_module._remember(cache, number, accounts_module._Trusted(someone, until), now=0.0)
+
+    accounts_module._remember(cache, "new", accounts_module._Trusted(someone, 60.0), now=10.0)
+    assert sorted(map(str, cache)) == ["1", "new"]
+
+    for number in range(3, 6):
+        accounts_module._remember(cache, number, accounts_module._Trusted(someone, 60.0), now=10.0)
+    assert len(cache) <= 3

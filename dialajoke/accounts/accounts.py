@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..clock import Clock, sleep
 from ..config import AuthConfig
@@ -31,6 +32,8 @@ LAST_USE_EVERY_S = 60.0
 """A key's last use is written at most this often: not a write on every request."""
 FIRST_ADMIN = "admin"
 STAMP_LENGTH = 16
+CACHE_SIZE = 10_000
+"""Keys (or sessions) trusted at once before the expired ones are dropped: a cache, not a record."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,17 @@ class _Trusted:
     principal: Principal
     until: float
     key_id: str | None = None
+
+
+def _remember(cache: dict[Any, _Trusted], key: Any, trusted: _Trusted, now: float) -> None:
+    """Put ``trusted`` in ``cache``; a full cache first drops what has expired, and if that is not
+    enough, everything (each sign-in makes a new session, so the cache would otherwise only grow)."""
+    if len(cache) >= CACHE_SIZE:
+        for stale in [cached for cached, entry in cache.items() if entry.until <= now]:
+            del cache[stale]
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+    cache[key] = trusted
 
 
 def principal_of(user: User) -> Principal:
@@ -184,7 +198,7 @@ class Accounts:
         if not hmac.compare_digest(session_stamp(user), stamp) or await self._store.is_session_ended(session_id):
             return None
         principal = principal_of(user)
-        self._sessions[user_id, stamp, session_id] = self._trusted(principal, now)
+        _remember(self._sessions, (user_id, stamp, session_id), self._trusted(principal, now), now)
         return principal
 
     async def end_session(self, session_id: str, until: float) -> None:
@@ -289,7 +303,7 @@ class Accounts:
             if principal is None:
                 self._keys.pop(digest, None)
                 return None
-            self._keys[digest] = self._trusted(principal, now, key_id)
+            _remember(self._keys, digest, self._trusted(principal, now, key_id), now)
         await self._note_use(key_id, now)
         return principal
 
