@@ -24,7 +24,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from .. import keys
 from ..config import Config
-from ..models import Principal, User
+from ..models import Access, Principal, User
 
 COOKIE_NAME = "dialajoke_session"
 _USER = "uid"
@@ -33,6 +33,8 @@ _SIGNED_IN_AT = "at"
 _CSRF = "csrf"
 _SESSION_ID = "sid"
 SESSION_ID_BYTES = 16
+NO_SESSIONS = frozenset({Access.API_KEY, Access.TELNYX, Access.THIS_MACHINE})
+"""Routes that take no cookies: an API key, Telnyx's signature, or this machine is who they trust."""
 
 
 def cookie_sessions(config: Config, key: bytes) -> Middleware:
@@ -52,12 +54,16 @@ def cookie_sessions(config: Config, key: bytes) -> Middleware:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Sessions as set up at start-up (``keys.SESSIONS``).
+    """Sessions as set up at start-up (``keys.SESSIONS``), for the routes that take cookies.
 
     The cookie key may be a file made beside the database on first start, so it is read
     once the database is open, not when the app is built: a start-up refused earlier
-    (a port in use) must leave nothing behind.
+    (a port in use) must leave nothing behind. The API, /webhook and the simulator never
+    look at a session, so they skip the machinery altogether.
     """
+    route = request.match_info.route
+    if route.resource is not None and request.config_dict[keys.ACCESS_RULES].get(route) in NO_SESSIONS:
+        return await handler(request)
     return await request.config_dict[keys.SESSIONS](request, handler)
 
 
