@@ -134,3 +134,11 @@ async def test_a_call_id_too_large_for_any_call_is_not_found_on_the_page(service
     response = await service.post_form("/calls/9999999999999999999/cancel", {})
 
     assert response.status == 404
+
+
+async def test_an_admin_asking_for_an_owner_no_name_could_be_is_told_so(service: Service) -> None:
+    for owner in ("x" * 5000, "<b>", ""):
+        response = await service.admin_client.get("/api/calls", params={"owner": owner})
+
+        assert response.status == 400
+        assert (await response.json())["errors"][0]["field"] == "owner"

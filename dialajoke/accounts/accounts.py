@@ -130,7 +130,8 @@ class Accounts:
         return await self._store.list_users()
 
     async def find_user(self, name: str) -> User | None:
-        return await self._store.find_user(name)
+        """The user of that name; None too for text that could be no user's name (asked without a read)."""
+        return await self._store.find_user(name) if USER_NAME.fullmatch(name) else None
 
     async def user_named(self, name: str) -> User:
         """:raises UserNotFound: no user of that name."""

@@ -16,6 +16,9 @@ from datetime import datetime
 
 from ..models import ApiKey, Call, CallStatus, Direction, User
 
+MAX_ID = 2**63 - 1
+"""The largest id any backend holds (a signed 64-bit integer): a longer one names nothing."""
+
 
 class CannotOpenDatabase(Exception):
     """The database cannot be opened at start-up; the message says why and which setting to change."""

@@ -11,10 +11,10 @@ from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
+from ..store import MAX_ID
 from .problems import Problem
 
 MAX_LIST_LIMIT = 200
-MAX_SQLITE_INTEGER = 2**63 - 1
 _STATUS_NAMES = frozenset(status.value for status in CallStatus)
 
 
@@ -116,7 +116,7 @@ async def _owner_filter(request: web.Request) -> int | None:
         return principal.user_id
     if name is None:
         return None
-    user = await request.app[keys.ACCOUNTS].find_user(name) if 0 < len(name) <= 64 else None
+    user = await request.app[keys.ACCOUNTS].find_user(name)
     if user is None:
         raise _invalid({"owner": f"there is no user named {name[:64]!r}"})
     return user.id
@@ -124,7 +124,7 @@ async def _owner_filter(request: web.Request) -> int | None:
 
 def _call_id(request: web.Request) -> int:
     call_id = int(request.match_info["call_id"])
-    if call_id > MAX_SQLITE_INTEGER:
+    if call_id > MAX_ID:
         raise _not_found(call_id)
     return call_id
 
