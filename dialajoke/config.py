@@ -14,6 +14,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import re
 import typing
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
@@ -161,6 +162,66 @@ DatabaseFile = Annotated[
     ),
 ]
 LogLevel = Annotated[str, _rule(lambda level: level.upper() in LOG_LEVELS, "must be DEBUG, INFO, WARNING or ERROR")]
+CALLABLE_NUMBER_TYPES = frozenset(
+    {
+        "mobile",
+        "fixed_line",
+        "fixed_line_or_mobile",
+        "toll_free",
+        "voip",
+        "personal_number",
+        "pager",
+        "uan",
+        "voicemail",
+    }
+)
+"""phonenumbers' number types, by the names a setting uses, that a setting may allow. Premium-rate,
+shared-cost and unknown numbers are never called, whatever the settings say."""
+
+
+def is_calling_hours(text: str) -> bool:
+    """``HH:MM-HH:MM`` with the start before the end, on one day (``24:00`` ends at midnight)."""
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]|24):([0-5][0-9])", text)
+    if match is None:
+        return False
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    return (end_h, end_m) <= (24, 0) and (start_h, start_m) < (end_h, end_m)
+
+
+CallingHoursText = Annotated[
+    str,
+    _rule(
+        _or_empty(is_calling_hours),
+        "must be empty (any time) or HH:MM-HH:MM with the start first, on one day, e.g. 09:00-20:00",
+    ),
+]
+Regions = Annotated[
+    tuple[
+        Annotated[
+            str,
+            _rule(
+                lambda code: code == "*" or code in phonenumbers.SUPPORTED_REGIONS,
+                "must be two-letter region codes such as US, GB or IE, or '*' alone for every country",
+            ),
+        ],
+        ...,
+    ],
+    Field(strict=False),
+]
+NumberTypes = Annotated[
+    tuple[
+        Annotated[
+            str,
+            _rule(
+                CALLABLE_NUMBER_TYPES.__contains__,
+                f"must be number types among {', '.join(sorted(CALLABLE_NUMBER_TYPES))}"
+                " (premium-rate, shared-cost and unknown numbers are never called)",
+            ),
+        ],
+        ...,
+    ],
+    Field(strict=False),
+]
 
 
 # --- The models: one per section, frozen, each field with its one-line description -----------------
@@ -317,6 +378,71 @@ class SimulatorConfig(_Section):
     )
 
 
+class ProtectionConfig(_Section):
+    """What protects the people the service rings; every limit is 0 (or empty) to turn it off."""
+
+    calling_hours: CallingHoursText = Field(
+        "09:00-20:00",
+        description=(
+            "when calls may ring, on the callee's clock (the zones their number may be in, every one of them);"
+            " checked at booking and again just before dialing; empty: any time"
+        ),
+    )
+    calling_hours_on_simulator: bool = Field(
+        False,
+        description=(
+            "enforce calling hours on the embedded simulator too; off, a booking outside them is accepted there"
+            " (nobody real is rung) with a note that live mode would refuse it"
+        ),
+    )
+    allowed_countries: Regions = Field(
+        (),
+        description=(
+            'region codes of the numbers that may be called, e.g. `["US", "CA"]`; empty: the country of'
+            ' `telnyx.from_number` (the simulator\'s number is in the US); `["*"]`: every country. Satellite and'
+            " international networks (+870, +881, +882, +883) are never called"
+        ),
+    )
+    allowed_number_types: NumberTypes = Field(
+        ("mobile", "fixed_line", "fixed_line_or_mobile"),
+        description=(
+            "kinds of number that may be called (phonenumbers' types: also `toll_free`, `voip`, `personal_number`,"
+            " `pager`, `uan`, `voicemail`); premium-rate, shared-cost and unknown numbers never are"
+        ),
+    )
+    max_calls_per_number_per_day: NonNegativeInt = Field(
+        3, description="calls to one number in any 24 hours, by all users together, pending ones included; 0: off"
+    )
+    max_pending_per_number_per_user: NonNegativeInt = Field(
+        1, description="calls one user may have waiting to ring the same number; 0: off"
+    )
+    max_pending_per_user: NonNegativeInt = Field(20, description="calls one user may have waiting to ring; 0: off")
+    max_bookings_per_user_per_hour: NonNegativeInt = Field(
+        30, description="bookings one user may make in any hour (429 with Retry-After past it); 0: off"
+    )
+    admin_max_pending_per_user: NonNegativeInt = Field(
+        100, description="`max_pending_per_user` for an admin, so that a stolen admin key cannot ring the country"
+    )
+    admin_max_bookings_per_user_per_hour: NonNegativeInt = Field(
+        100, description="`max_bookings_per_user_per_hour` for an admin"
+    )
+    max_calls_per_day: NonNegativeInt = Field(
+        500,
+        description=(
+            "calls the service dials in any 24 hours, a ceiling on the bill: bookings past it are refused, and a due"
+            " call past it ends `missed`; 0: off"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _every_country_stands_alone(self) -> Self:
+        if "*" in self.allowed_countries and len(self.allowed_countries) > 1:
+            raise Refusal(
+                "allowed_countries", "lists `*` beside region codes: `*` allows every country, so list it alone"
+            )
+        return self
+
+
 class AuthConfig(_Section):
     max_login_failures: NonNegativeInt = Field(
         5, description="failed sign-ins per name, and per address, before further tries are refused (429); 0: off"
@@ -387,6 +513,7 @@ class Config(BaseSettings):
     webhooks: WebhooksConfig = WebhooksConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     cors: CorsConfig = CorsConfig()
+    protection: ProtectionConfig = ProtectionConfig()
     auth: AuthConfig = AuthConfig()
     metrics: MetricsConfig = MetricsConfig()
 

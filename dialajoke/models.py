@@ -121,6 +121,19 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class DoNotCallEntry:
+    """A number that asked never to be called by this service: no booking or dial reaches it."""
+
+    number: str
+    """E.164."""
+    added_by: str
+    """Who put it there, in words: "the callee, pressing 9 on call 12", "alice", "the command line"."""
+    added_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    call_id: int | None = None
+    """The call on which the callee pressed 9, when that is how it came."""
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is making a request: what every rule about calls and users is checked against."""
 
