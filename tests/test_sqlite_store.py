@@ -237,7 +237,7 @@ async def test_a_database_from_before_versions_keeps_its_calls_without_owners(
         ("ref-two", CallStatus.COMPLETED, "A joke", None),
     ]
     assert [entry.detail for entry in calls[1].events] == ["booked", "done"]
-    assert due == [(1, clock.time() + 3600)]
+    assert due == [(1, clock.time() + 3600, None)]
     assert recorded_again is False
 
 

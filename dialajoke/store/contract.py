@@ -133,8 +133,13 @@ class CallStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
-        """(call id, due epoch seconds) of calls still scheduled and due in (after, until], soonest first."""
+    def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
+        """(call id, due epoch seconds, owner id) of calls still scheduled and due in (after, until], soonest first.
+
+        The owner lets the dialer take turns between users when calls wait for a line.
+        """
 
     @abc.abstractmethod
     def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:

@@ -364,11 +364,13 @@ class SqliteCallStore(CallStore):
         sql = f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?"
         return await self._reader.run(lambda db: _calls(db, sql, (*params, limit)))
 
-    async def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+    async def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
         # Page by page, each page a whole query: no statement stays open between pages,
         # so the reader never holds an old snapshot while other reads wait behind it.
         sql = (
-            "SELECT id, due_at FROM calls WHERE status = ? AND (due_at, id) > (?, ?) AND due_at <= ?"
+            "SELECT id, due_at, owner_id FROM calls WHERE status = ? AND (due_at, id) > (?, ?) AND due_at <= ?"
             " ORDER BY due_at, id LIMIT ?"
         )
         last_due: float = after
@@ -376,11 +378,11 @@ class SqliteCallStore(CallStore):
         while True:
             params = (CallStatus.SCHEDULED, last_due, last_id, until, SCHEDULED_PAGE)
             page = await self._reader.run(partial(_fetch_all, sql=sql, params=params))
-            for call_id, due_at in page:
-                yield call_id, due_at
+            for call_id, due_at, owner_id in page:
+                yield call_id, due_at, owner_id
             if len(page) < SCHEDULED_PAGE:
                 return
-            last_id, last_due = page[-1]
+            last_id, last_due, _ = page[-1]
 
     async def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
         statuses = [status.value for status in IN_PROGRESS]
