@@ -424,7 +424,12 @@ class CallControl:
                 await self._store.add_note(call.id, f"hangup failed: {exc.describe()}")
 
     async def _answer_incoming(self, event: TelnyxEvent) -> None:
-        """Someone rang the joke line: answer, and the answered event tells the joke."""
+        """Someone rang the joke line: answer if a line is free, and the answered event tells the joke.
+
+        An incoming call counts against ``telnyx.max_concurrent_calls`` as a dialed one does,
+        and takes a free place at once, ahead of calls waiting to be dialed. With every place
+        taken it is rejected: the caller hears busy, and no place the account lacks is used.
+        """
         if event.call_control_id is None:
             # Nothing can answer a call that has no call_control_id, nor would any later
             # event find it: there is no call to keep.
@@ -442,6 +447,10 @@ class CallControl:
             detail=f"incoming call from {event.from_ or 'an unknown number'}",
             call_control_id=event.call_control_id,
         )
+        if not self._gate.try_occupy(call.id):
+            await self._reject_busy(call, event.call_control_id)
+            return
+        self._watch(call.id)
         try:
             await self._telnyx.answer(
                 event.call_control_id,
@@ -453,5 +462,21 @@ class CallControl:
                 await self._finish(call.id, CallStatus.NO_ANSWER, "the caller hung up before we answered")
             else:
                 await self._finish(call.id, CallStatus.FAILED, f"answer failed: {exc.describe()}")
-            return
-        self._watch(call.id)
+
+    async def _reject_busy(self, call: Call, call_control_id: str) -> None:
+        """Every line is taken: the call ends ``busy`` (recorded first, so it holds no place), then is rejected."""
+        limit = self._settings.max_concurrent_calls
+        await self._finish(
+            call.id, CallStatus.BUSY, f"rejected: every line was busy (telnyx.max_concurrent_calls={limit})"
+        )
+        try:
+            await self._telnyx.reject(
+                call_control_id,
+                cause="USER_BUSY",
+                client_state=encode_client_state(call.ref),
+                command_id=f"{call.ref}:reject",
+            )
+        except TelnyxError as exc:
+            if not (exc.call_has_ended or exc.call_is_unknown):
+                logger.warning("call %s: reject refused: %s", call.id, exc.describe())
+                await self._store.add_note(call.id, f"reject failed: {exc.describe()}")
