@@ -453,6 +453,16 @@ async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: CallSt
     assert due == [(soon.id, START + 3600, None), (late.id, START + 3 * 3600, None)]
 
 
+async def test_scheduled_names_the_owner_of_each_call(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    alices = await book(store, in_s=60, owner_id=alice.id)
+    nobodys = await book(store, in_s=120)
+
+    due = [item async for item in store.scheduled()]
+
+    assert due == [(alices.id, START + 60, alice.id), (nobodys.id, START + 120, None)]
+
+
 async def test_scheduled_of_an_empty_store_yields_nothing(store: CallStore) -> None:
     assert [item async for item in store.scheduled()] == []
 
