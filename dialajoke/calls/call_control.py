@@ -25,6 +25,7 @@ from ..telnyx.client import COMMAND_ID_WINDOW_S, TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
 from .dialer import DialGate, GateClosed
 from .jokes import JokeSource
+from .opt_out import fit_joke, with_offer
 
 logger = logging.getLogger(__name__)
 
@@ -326,14 +327,15 @@ class CallControl:
         await self._tell_joke(answered, call_control_id)
 
     async def _tell_joke(self, call: Call, call_control_id: str) -> None:
-        joke = await self._jokes.joke()
+        """Speak the joke and, in the same breath, the offer to press 9 (see :mod:`.opt_out`)."""
+        joke = fit_joke(await self._jokes.joke(), call.direction)
         speaking = await self._store.move(call.id, CallStatus.SPEAKING, "speaking the joke", joke=joke)
         if speaking is None:
             return
         try:
             await self._telnyx.speak(
                 call_control_id,
-                payload=joke,
+                payload=with_offer(joke, call.direction),
                 voice=self._settings.voice,
                 language=self._settings.language,
                 command_id=f"{call.ref}:speak",
