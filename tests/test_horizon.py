@@ -65,7 +65,9 @@ class OnceLocked(SqliteCallStore):
     failures = 1
     page_ins = 0
 
-    def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+    def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
         if after > -math.inf:
             self.page_ins += 1
         if after > -math.inf and self.failures:

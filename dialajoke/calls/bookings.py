@@ -135,7 +135,7 @@ class Bookings:
         now = self._clock.time()
         missed = [
             (call_id, now - due_at)
-            async for call_id, due_at in self._store.scheduled(until=now - self._misfire_grace_s)
+            async for call_id, due_at, _ in self._store.scheduled(until=now - self._misfire_grace_s)
         ]
         for call_id, late_s in missed:
             detail = (
@@ -157,7 +157,7 @@ class Bookings:
         # book() itself (and perhaps by the query too, which just puts it again).
         loaded = 0
         try:
-            async for call_id, due_at in self._store.scheduled(after=after, until=until):
+            async for call_id, due_at, _ in self._store.scheduled(after=after, until=until):
                 self._queue.put(call_id, due_at)
                 loaded += 1
         except Exception:
