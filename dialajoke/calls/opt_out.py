@@ -15,6 +15,8 @@ OPT_OUT_DIGIT = "9"
 OUTBOUND_OFFER = "Press 9 at any time to never be called by this service again."
 INBOUND_OFFER = "Press 9 at any time and this service will never call your number."
 CONFIRMATION = "You will not be called by this service again. Goodbye."
+OPTED_OUT = "opted out:"
+"""How the timeline entry of an opt-out begins: a call that has one is not opted out again."""
 
 
 def offer_for(direction: Direction) -> str:
@@ -38,6 +40,15 @@ def number_opting_out(call: Call) -> str:
 
 
 def opted_out_by(call: Call) -> str:
-    """Who put the number on the do-not-call list, in words for the list and the timeline."""
-    who = "the callee" if call.direction is Direction.OUTBOUND else "the caller"
-    return f"{who}, pressing {OPT_OUT_DIGIT} on call {call.id}"
+    """Who put the number on the do-not-call list, in words for the list."""
+    return f"{_person(call)}, pressing {OPT_OUT_DIGIT} on call {call.id}"
+
+
+def opt_out_note(call: Call, *, cancelled: int) -> str:
+    """The opt-out on the call's timeline, with the pending calls to the number that it cancelled."""
+    pending = f"; {cancelled} pending call{'s' if cancelled > 1 else ''} to the number cancelled" if cancelled else ""
+    return f"{OPTED_OUT} {_person(call)} pressed {OPT_OUT_DIGIT}; the number is on the do-not-call list{pending}"
+
+
+def _person(call: Call) -> str:
+    return "the callee" if call.direction is Direction.OUTBOUND else "the caller"
