@@ -1036,7 +1036,8 @@ def _bookings_per_owner_per_hour(db: sqlite3.Connection, allowed: int, booking: 
     booked = _scalar(db, QUOTA_QUERIES["booked_count"], params)
     if booked < allowed:
         return None
-    # Once this booking leaves the hour, fewer than ``allowed`` are left in it.
+    # With more than ``allowed`` (a limit lowered since), several must leave the hour: the place
+    # comes free when the last of those does, the (booked - allowed + 1)th oldest.
     leaving_last = _scalar(db, QUOTA_QUERIES["booked_nth"], (*params, booked - allowed))
     return LimitReached(Limit.BOOKINGS_PER_USER_PER_HOUR, allowed, leaving_last + HOUR_S)
 
