@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import __version__, keys
 from .accounts import Accounts, session_key
-from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, OfflineJokes, WebhookInbox
+from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, OfflineJokes, WebhookInbox, calling_hours
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, TelnyxConfig
 from .metrics import Metrics
@@ -178,6 +178,12 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         config.calls.stale_after_s,
         misfire_grace_s=config.scheduler.misfire_grace_s,
         storage_retry_s=config.database.retry_after_s,
+        calling_hours=calling_hours.enforced(
+            config.protection.calling_hours,
+            live=telnyx.is_live,
+            on_simulator=config.protection.calling_hours_on_simulator,
+        ),
+        max_calls_per_day=config.protection.max_calls_per_day,
     )
     async with call_control:
         app[keys.CALL_CONTROL] = call_control

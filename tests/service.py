@@ -15,7 +15,15 @@ from dialajoke import keys
 from dialajoke.accounts import Accounts
 from dialajoke.app import create_app
 from dialajoke.calls.opt_out import with_offer
-from dialajoke.config import AuthConfig, Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
+from dialajoke.config import (
+    AuthConfig,
+    Config,
+    DatabaseConfig,
+    HttpConfig,
+    ProtectionConfig,
+    SimulatorConfig,
+    TelnyxConfig,
+)
 from dialajoke.models import Direction, User
 from dialajoke.simulator import TelnyxSimulator
 from dialajoke.store import SqliteCallStore
@@ -31,6 +39,17 @@ RUN_TIMEOUT_S = 30.0
 ADMIN = "admin"
 """The admin the service makes on its first start on this machine."""
 
+
+NO_LIMITS = ProtectionConfig(
+    max_calls_per_number_per_day=0,
+    max_pending_per_number_per_user=0,
+    max_pending_per_user=0,
+    max_bookings_per_user_per_hour=0,
+    admin_max_pending_per_user=0,
+    admin_max_bookings_per_user_per_hour=0,
+    max_calls_per_day=0,
+)
+"""Every limit on bookings and dials off, for tests whose point is many calls from one user."""
 
 PASSWORD = "a test password, not a default"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

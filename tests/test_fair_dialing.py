@@ -11,24 +11,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from dialajoke import keys
-from dialajoke.config import ProtectionConfig
 
-from .service import PASSWORD, Service, quick_telnyx
+from .service import NO_LIMITS, PASSWORD, Service, quick_telnyx
 
 StartService = Callable[..., Awaitable[Service]]
 
 NEVER_ANSWERS = "+12025550102"
 BACKLOG = 50
-NO_BOOKING_LIMITS = ProtectionConfig(
-    max_calls_per_number_per_day=0,
-    max_pending_per_number_per_user=0,
-    max_pending_per_user=0,
-    max_bookings_per_user_per_hour=0,
-    admin_max_pending_per_user=0,
-    admin_max_bookings_per_user_per_hour=0,
-    max_calls_per_day=0,
-)
-"""These tests book one number fifty times on purpose: the limits that would refuse it are tested elsewhere."""
 
 
 async def dial_order(service: Service) -> list[int]:
@@ -45,7 +34,7 @@ async def test_another_users_call_is_dialed_at_the_next_free_line_despite_a_back
     start_service: StartService,
 ) -> None:
     one_line = quick_telnyx(max_concurrent_calls=1, max_dials_per_second=100)  # the rate is not what is tested
-    service = await start_service(telnyx=one_line, protection=NO_BOOKING_LIMITS)
+    service = await start_service(telnyx=one_line, protection=NO_LIMITS)
     service.simulator.faults.held_events.add("call.hangup")
     bob = await service.add_user("bob", PASSWORD)
     bobs_client = await service.new_client(await service.add_key(bob.name))

@@ -26,6 +26,7 @@ from ..store import CallStore, StorageUnavailable
 from ..telnyx.client import COMMAND_ID_WINDOW_S, TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
 from .bookings import QueuedCall
+from .calling_hours import CallingHours
 from .dialer import DialGate, GateClosed, Owner
 from .jokes import JokeSource
 from .opt_out import (
@@ -72,6 +73,10 @@ class CallControl:
     :param stale_after_s: a call in progress that hears nothing for this long has failed.
     :param misfire_grace_s: a due call held back by a store that could not be written
         still rings if at most this late once it can; later than that, it is missed.
+    :param calling_hours: checked again when a due call is about to be dialed: one pushed
+        out of them (by a backlog, or a stop) is not dialed and ends ``missed``; None: any time.
+    :param max_calls_per_day: calls dialed in any 24 hours; past it a due call ends
+        ``missed`` (0: no limit).
 
     While the store cannot be written, a due call and the watchdog's expiry wait and are
     tried again every ``storage_retry_s``: the store logs the outage once, and nothing is
@@ -91,6 +96,8 @@ class CallControl:
         stale_after_s: float,
         misfire_grace_s: float = math.inf,
         storage_retry_s: float = 5.0,
+        calling_hours: CallingHours | None = None,
+        max_calls_per_day: int = 0,
     ) -> None:
         self._store = store
         self._telnyx = telnyx
@@ -102,6 +109,8 @@ class CallControl:
         self._stale_after_s = stale_after_s
         self._misfire_grace_s = misfire_grace_s
         self._storage_retry_s = storage_retry_s
+        self._calling_hours = calling_hours
+        self._max_calls_per_day = max_calls_per_day
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._held_back: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._due_again, clock=clock)
         self._dials = BackgroundTasks()
@@ -292,10 +301,16 @@ class CallControl:
         await self._finish(call.id, CallStatus.FAILED, f"dial failed: {exc.describe()}", only_from={CallStatus.DIALING})
 
     async def _start_dialing(self, call_id: int) -> Call | None:
-        """Mark the call ``dialing`` (durably) before the request leaves, so a crash cannot lose it."""
-        call = await self._store.move(call_id, CallStatus.DIALING, "dialing", only_from={CallStatus.SCHEDULED})
+        """Mark the call ``dialing`` (durably) before the request leaves, so a crash cannot lose it.
+
+        In the same write, a call that may no longer ring is ended instead: its number asked
+        not to be called, the day's calls are used up, or it is outside calling hours now.
+        """
+        call = await self._store.claim_for_dialing(
+            call_id, calls_per_day=self._max_calls_per_day, refuse=self._outside_calling_hours
+        )
         if call is not None:
-            return call
+            return call if call.status is CallStatus.DIALING else None
         call = await self._store.get_call(call_id)
         if call is None or call.status is not CallStatus.DIALING or call.call_control_id is not None:
             return None
@@ -305,6 +320,12 @@ class CallControl:
             return None
         await self._store.add_note(call_id, "dialing again after a restart, with the same command_id")
         return call
+
+    def _outside_calling_hours(self, call: Call) -> str | None:
+        """Run by the store in the claim's transaction (on its writer thread): pure, and quick."""
+        if self._calling_hours is None:
+            return None
+        return self._calling_hours.not_now(call.to, datetime.fromtimestamp(self._clock.time(), UTC))
 
     async def handle(self, event: TelnyxEvent) -> None:
         """Act on one verified, first-seen webhook event."""

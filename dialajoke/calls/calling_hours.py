@@ -98,6 +98,20 @@ class CallingHours:
             f" ({_wall_text(following, booker_zone)}, {booker_zone}, your time)"
         )
 
+    def not_now(self, number: str, moment: datetime) -> str | None:
+        """Why a due call to ``number`` may not ring at ``moment`` after all (it was booked inside the hours,
+        and a backlog or a stop pushed it out); None if it may."""
+        zones = zones_of(number)
+        if not zones:
+            return "the time zone of this number cannot be told, so it is not called"
+        if self.is_allowed(zones, moment):
+            return None
+        outside = _best_known(number, [zone for zone in zones if not self._inside(zone, moment)])
+        return (
+            f"not dialed: by the time a line was free it was {_wall_text(moment, outside, with_day='on ')} in"
+            f" {outside}, outside the calling hours ({self} on the callee's clock, protection.calling_hours)"
+        )
+
     def _inside(self, zone: str, moment: datetime) -> bool:
         local = moment.astimezone(zoneinfo.ZoneInfo(zone))
         seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
@@ -121,6 +135,17 @@ class CallingHours:
             else:
                 early = middle
         return late
+
+
+def enforced(calling_hours: str, *, live: bool, on_simulator: bool) -> CallingHours | None:
+    """The calling hours that refuse calls (``protection.calling_hours``), or None when none do.
+
+    On the embedded simulator nobody real is rung, so the hours refuse nothing there unless
+    ``protection.calling_hours_on_simulator`` says to keep them anyway.
+    """
+    if not calling_hours or not (live or on_simulator):
+        return None
+    return CallingHours.parse(calling_hours)
 
 
 def zones_of(number: str) -> tuple[str, ...]:
