@@ -12,6 +12,7 @@ from dialajoke import keys
 from dialajoke.calls.bookings import PAGE_IN_RETRY_S, Bookings
 from dialajoke.calls.validation import CallRequest
 from dialajoke.config import SchedulerConfig
+from dialajoke.models import Principal
 from dialajoke.scheduler import UnifiedTimedQueue
 from dialajoke.store import SqliteCallStore
 
@@ -86,7 +87,8 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
         async with bookings:
             await bookings.restore()
             request = CallRequest("+12025550142", datetime.fromtimestamp(clock.time() + 2 * 3600, UTC), "UTC")
-            call = await bookings.book(request)
+            ada = await store.add_user(name="ada", password_hash=None, is_admin=False)
+            call = await bookings.book(request, Principal(ada.id, ada.name, is_admin=False))
             clock.advance(1800)
             await wait_until(lambda: store.page_ins == 1, 5, "the first page-in, which fails")
             clock.advance(PAGE_IN_RETRY_S)

@@ -15,10 +15,13 @@ import math
 from datetime import UTC, datetime
 
 from ..clock import Clock
-from ..config import SchedulerConfig
+from ..config import ProtectionConfig, SchedulerConfig
 from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore
+from .calling_hours import CallingHours
+from .destinations import Destinations
+from .refusals import destination_not_allowed, outside_calling_hours
 from .validation import BookingRules, CallRequest, server_timezone
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,9 @@ class Bookings:
     :param from_number: the caller id our calls present.
     :param settings: the limits a booking must keep (region, zone, how far ahead), the
         misfire grace and the horizon.
+    :param protection: what protects the callees: destinations, calling hours, limits.
+    :param live: whether calls ring real phones; on the simulator, calling hours are only
+        noted unless ``protection.calling_hours_on_simulator`` says to keep them.
 
     ``async with bookings:`` runs the pager that brings calls into the queue.
     """
@@ -54,7 +60,11 @@ class Bookings:
         clock: Clock,
         from_number: str,
         settings: SchedulerConfig,
+        protection: ProtectionConfig | None = None,
+        *,
+        live: bool = False,
     ) -> None:
+        protection = protection or ProtectionConfig()
         self._store = store
         self._queue = queue
         self._clock = clock
@@ -63,6 +73,9 @@ class Bookings:
         self._horizon_s = settings.horizon_s
         self._loaded_until = -math.inf
         """Every scheduled call due up to this epoch time is on the queue."""
+        self._destinations = Destinations.from_settings(protection, from_number)
+        self._calling_hours = CallingHours.parse(protection.calling_hours) if protection.calling_hours else None
+        self._keep_calling_hours = live or protection.calling_hours_on_simulator
         self._pager: UnifiedTimedQueue[str] = UnifiedTimedQueue(self._page_in, clock=clock)
         self._rules = BookingRules(
             now=datetime.fromtimestamp(0, UTC),
@@ -82,11 +95,20 @@ class Bookings:
         """What a request arriving now must keep."""
         return dataclasses.replace(self._rules, now=datetime.fromtimestamp(self._clock.time(), UTC))
 
-    async def book(self, request: CallRequest, *, owner_id: int | None = None) -> Call:
+    async def book(self, request: CallRequest, principal: Principal) -> Call:
         """Store the call, then queue it: once this returns the call survives a restart.
 
-        :param owner_id: the user booking it, who alone (with the admins) may see and cancel it.
+        :param principal: the user booking it, who alone (with the admins) may see and cancel it.
+        :raises BookingRefused: for a number the service may not ring, or a time outside the
+            callee's calling hours.
         """
+        if (reason := self._destinations.refusal(request.to)) is not None:
+            raise destination_not_allowed(reason)
+        detail = f"booked for {request.at.isoformat()}"
+        if (reason := self._calling_hours_refusal(request)) is not None:
+            if self._keep_calling_hours:
+                raise outside_calling_hours(reason)
+            detail += f"; outside calling hours: {reason}; live mode would refuse it"
         call = await self._store.add_call(
             direction=Direction.OUTBOUND,
             to=request.to,
@@ -94,13 +116,18 @@ class Bookings:
             at=request.at,
             timezone=request.timezone,
             status=CallStatus.SCHEDULED,
-            detail=f"booked for {request.at.isoformat()}",
-            owner_id=owner_id,
+            detail=detail,
+            owner_id=principal.user_id,
         )
         if call.at.timestamp() <= self._loaded_until:
             self._queue.put(call.id, call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
+
+    def _calling_hours_refusal(self, request: CallRequest) -> str | None:
+        if self._calling_hours is None:
+            return None
+        return self._calling_hours.refusal(request.to, request.at, request.timezone)
 
     async def cancel(self, call_id: int, *, by: Principal | None = None) -> Call:
         """Cancel a call not yet dialed.
