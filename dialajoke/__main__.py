@@ -1,4 +1,4 @@
-"""python -m dialajoke [--config PATH] [users ...]: run the service, or manage its users."""
+"""python -m dialajoke [--config PATH] [users ...|dnc ...]: run the service, or manage its users or do-not-call list."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
-from . import keys, users_cli
+from . import dnc_cli, keys, users_cli
 from .app import NoUserYet, create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
@@ -37,10 +37,14 @@ class CannotListen(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dialajoke", description="Run the Dial-A-Joke service.")
     parser.add_argument("-c", "--config", default=str(DEFAULT_CONFIG_PATH), help="settings file (JSON)")
-    users_cli.add_parser(parser.add_subparsers(dest="command", metavar="COMMAND", title="with no command, serve"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="with no command, serve")
+    users_cli.add_parser(commands)
+    dnc_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.main(args)
+    if args.command == "dnc":
+        return dnc_cli.main(args)
     # aiohttp-session keeps its session on the request under a plain string key, which aiohttp 3.14 frowns on.
     warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_session")
     try:

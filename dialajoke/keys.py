@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .accounts import Accounts
-from .calls import Bookings, CallControl, JokeSource, WebhookInbox
+from .calls import Bookings, CallControl, JokeSource, QueuedCall, WebhookInbox
 from .clock import Clock
 from .config import Config
 from .metrics import Metrics
@@ -26,7 +26,7 @@ STORE = web.AppKey("store", CallStore)
 TELNYX = web.AppKey("telnyx", TelnyxClient)
 JOKES = web.AppKey("jokes", JokeSource)
 CALL_CONTROL = web.AppKey("call_control", CallControl)
-QUEUE = web.AppKey("queue", UnifiedTimedQueue[int])
+QUEUE = web.AppKey("queue", UnifiedTimedQueue[QueuedCall])
 BOOKINGS = web.AppKey("bookings", Bookings)
 VERIFIER = web.AppKey("verifier", SignatureVerifier)
 METRICS = web.AppKey("metrics", Metrics)

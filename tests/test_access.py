@@ -45,6 +45,7 @@ SAMPLE_PARTS = {
     "slug": "invalid-request",
     "call_control_id": "v3:unknown",
     "action": "hangup",
+    "number": "+12025550142",
 }
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 

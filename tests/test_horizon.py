@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dialajoke import keys
-from dialajoke.calls.bookings import PAGE_IN_RETRY_S, Bookings
+from dialajoke.calls.bookings import PAGE_IN_RETRY_S, Bookings, QueuedCall
 from dialajoke.calls.validation import CallRequest
 from dialajoke.config import SchedulerConfig
 from dialajoke.models import Principal
@@ -36,9 +36,10 @@ async def test_a_call_beyond_the_horizon_waits_in_the_store_and_still_rings_on_t
 
     service.clock.advance(7000)
     await service.settle()
-    assert later["id"] not in service.app[keys.QUEUE]
+    queued_later = (later["id"], service.user.id)
+    assert queued_later not in service.app[keys.QUEUE]
     service.clock.advance(2000)  # the next page-in, every half horizon, brings it in well before it is due
-    await wait_until(lambda: later["id"] in service.app[keys.QUEUE], 5, "the page-in to queue the later call")
+    await wait_until(lambda: queued_later in service.app[keys.QUEUE], 5, "the page-in to queue the later call")
     assert (await service.call(later["id"]))["status"] == "scheduled"
 
     assert (await service.call(soon["id"]))["status"] == "completed"
@@ -55,7 +56,7 @@ async def test_a_restart_reads_only_the_next_horizon(start_service: StartService
     second = await start_service(service_config(database, scheduler=HORIZON))
 
     queue = second.app[keys.QUEUE]
-    assert (len(queue), near["id"] in queue) == (1, True)
+    assert (len(queue), (near["id"], second.user.id) in queue) == (1, True)
     assert (await second.run_until_final(far["id"], advance_s=5 * 3600))["status"] == "completed"
     assert (await second.call(near["id"]))["status"] == "completed"
 
@@ -66,7 +67,9 @@ class OnceLocked(SqliteCallStore):
     failures = 1
     page_ins = 0
 
-    def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+    def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
         if after > -math.inf:
             self.page_ins += 1
         if after > -math.inf and self.failures:
@@ -79,8 +82,8 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
     store = await OnceLocked.open(database, clock)
     fired: list[int] = []
 
-    async def fire(call_id: int) -> None:
-        fired.append(call_id)
+    async def fire(queued: QueuedCall) -> None:
+        fired.append(queued[0])
 
     async with UnifiedTimedQueue(fire, clock=clock) as queue:
         bookings = Bookings(store, queue, clock, "+13125550100", HORIZON)
@@ -94,7 +97,7 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
             clock.advance(PAGE_IN_RETRY_S)
             await wait_until(lambda: store.page_ins == 2, 5, "the page-in to be tried again")
             clock.advance(1900)  # the retry loaded only calls due within 1.5 h: the pager must go on
-            await wait_until(lambda: call.id in queue, 5, "the next page-in to queue the call")
+            await wait_until(lambda: (call.id, None) in queue, 5, "the next page-in to queue the call")
             clock.advance(2 * 3600)
             await wait_until(lambda: fired == [call.id], 5, "the call to fall due")
     await store.close()

@@ -35,7 +35,7 @@ def module_names() -> list[str]:
     return names
 
 
-WIRING = frozenset({"dialajoke.__main__", "dialajoke.app", "dialajoke.users_cli"})
+WIRING = frozenset({"dialajoke.__main__", "dialajoke.app", "dialajoke.users_cli", "dialajoke.dnc_cli"})
 
 
 def unit_of(module: str) -> str:

@@ -201,6 +201,44 @@ async def test_a_repeated_answer_of_an_inbound_call_is_ignored(telnyx: Telnyx) -
     assert len(telnyx.receiver.of("call.answered")) == 1
 
 
+async def ring_inbound(telnyx: Telnyx) -> str:
+    async with telnyx.session.post(f"{telnyx.base_url}/inbound-calls", json={"from": "+353861234567"}) as response:
+        call_control_id = str((await response.json())["data"]["call_control_id"])
+    await telnyx.idle()
+    return call_control_id
+
+
+async def test_a_rejected_inbound_call_ends_with_call_rejected_and_cannot_be_answered(telnyx: Telnyx) -> None:
+    call_control_id = await ring_inbound(telnyx)
+
+    rejected = await telnyx.action(call_control_id, "reject", cause="USER_BUSY", command_id="in-1:reject")
+    await telnyx.idle()
+    answered = await telnyx.action(call_control_id, "answer", command_id="in-1:answer")
+
+    assert rejected[0] == 200
+    [hangup] = telnyx.receiver.of("call.hangup")
+    assert hangup["payload"]["hangup_cause"] == "call_rejected"
+    assert hangup["payload"]["direction"] == "incoming"
+    assert answered[0] == 422
+    assert not telnyx.receiver.of("call.answered")
+
+
+async def test_only_a_ringing_inbound_call_can_be_rejected_and_only_for_a_documented_cause(telnyx: Telnyx) -> None:
+    outbound = str((await telnyx.dial())["call_control_id"])
+    inbound = await ring_inbound(telnyx)
+
+    of_outbound = await telnyx.action(outbound, "reject", cause="USER_BUSY")
+    no_cause = await telnyx.action(inbound, "reject")
+    await telnyx.action(inbound, "answer", command_id="in-1:answer")
+    await telnyx.idle()
+    once_answered = await telnyx.action(inbound, "reject", cause="CALL_REJECTED")
+
+    assert (of_outbound[0], of_outbound[1]["errors"][0]["code"]) == (422, "90015")
+    assert (no_cause[0], no_cause[1]["errors"][0]["source"]["pointer"]) == (422, "/cause")
+    assert (once_answered[0], once_answered[1]["errors"][0]["code"]) == (422, "90015")
+    assert not [event for event in telnyx.receiver.of("call.hangup") if event["payload"]["to"] != CALLEE]
+
+
 async def test_a_refused_command_is_not_remembered_as_carried_out(telnyx: Telnyx) -> None:
     call_control_id = str((await telnyx.dial())["call_control_id"])
     telnyx.simulator.faults.held_events.add("call.answered")

@@ -18,9 +18,18 @@ from pathlib import Path
 import pytest
 
 from dialajoke.models import Call, CallStatus, Direction
-from dialajoke.store import CannotOpenDatabase, DatabaseInUse, SqliteCallStore, StorageUnavailable, UserExists
+from dialajoke.store import (
+    BookingQuota,
+    CannotOpenDatabase,
+    DatabaseInUse,
+    LimitReached,
+    OnDoNotCallList,
+    SqliteCallStore,
+    StorageUnavailable,
+    UserExists,
+)
 from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
-from dialajoke.store.sqlite import SCHEMA_VERSION, WRITE_PROBE_AFTER_S, is_storage_fault
+from dialajoke.store.sqlite import MIGRATIONS, QUOTA_QUERIES, SCHEMA_VERSION, WRITE_PROBE_AFTER_S, is_storage_fault
 
 from .clock import ManualClock
 
@@ -35,7 +44,9 @@ async def store(database: Path, clock: ManualClock) -> AsyncIterator[SqliteCallS
     await opened.close()
 
 
-async def book(store: SqliteCallStore, clock: ManualClock) -> Call:
+async def book(
+    store: SqliteCallStore, clock: ManualClock, quota: BookingQuota | None = None, owner_id: int | None = None
+) -> Call:
     return await store.add_call(
         direction=Direction.OUTBOUND,
         to="+12025550142",
@@ -44,6 +55,8 @@ async def book(store: SqliteCallStore, clock: ManualClock) -> Call:
         timezone="UTC",
         status=CallStatus.SCHEDULED,
         detail="booked",
+        quota=quota,
+        owner_id=owner_id,
     )
 
 
@@ -237,7 +250,7 @@ async def test_a_database_from_before_versions_keeps_its_calls_without_owners(
         ("ref-two", CallStatus.COMPLETED, "A joke", None),
     ]
     assert [entry.detail for entry in calls[1].events] == ["booked", "done"]
-    assert due == [(1, clock.time() + 3600)]
+    assert due == [(1, clock.time() + 3600, None)]
     assert recorded_again is False
 
 
@@ -312,6 +325,77 @@ async def test_a_database_from_a_newer_version_is_refused_untouched(database: Pa
         SCHEMA_VERSION + 1,
         [("table", "from_the_future", "CREATE TABLE from_the_future (id INTEGER PRIMARY KEY)")],
     )
+
+
+def database_at_version_3(path: Path, clock: ManualClock) -> None:
+    """A database as the release before the do-not-call list left it: a user, a call dialed and one scheduled."""
+    now = clock.time()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        for statements in MIGRATIONS[:3]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.execute(
+            "INSERT INTO users (id, name, name_key, is_admin, created_at) VALUES (1, 'alice', 'alice', 0, ?)", (now,)
+        )
+        db.executemany(
+            "INSERT INTO calls (id, ref, direction, to_number, from_number, due_at, timezone, status, owner_id,"
+            " created_at, updated_at) VALUES (?, ?, 'outbound', '+12025550142', '+13125550100', ?, 'UTC', ?, 1, ?, ?)",
+            [
+                (1, "ref-one", now - 60, "dialing", now - 120, now - 60),
+                (2, "ref-two", now + 3600, "scheduled", now, now),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO call_events (call_id, at, status, detail) VALUES (?, ?, ?, ?)",
+            [
+                (1, now - 120, "scheduled", "booked"),
+                (1, now - 60, "dialing", "dialing"),
+                (2, now, "scheduled", "booked"),
+            ],
+        )
+
+
+async def test_a_database_at_version_3_keeps_its_calls_and_counts_them_for_the_limits(
+    database: Path, clock: ManualClock, tmp_path: Path
+) -> None:
+    database_at_version_3(database, clock)
+
+    store = await SqliteCallStore.open(database, clock)
+    try:
+        calls = await store.list_calls()
+        with pytest.raises(LimitReached):
+            await book(store, clock, quota=BookingQuota(calls_per_number_per_day=2), owner_id=1)
+        _, cancelled = await store.add_to_do_not_call("+12025550142", added_by="alice")
+        with pytest.raises(OnDoNotCallList):
+            await book(store, clock, quota=BookingQuota(), owner_id=1)
+    finally:
+        await store.close()
+    fresh = tmp_path / "fresh.sqlite3"
+    await (await SqliteCallStore.open(fresh, clock)).close()
+
+    assert [(call.ref, call.status, call.owner_id) for call in calls] == [
+        ("ref-two", CallStatus.SCHEDULED, 1),
+        ("ref-one", CallStatus.DIALING, 1),
+    ]
+    assert [entry.detail for entry in calls[1].events] == ["booked", "dialing"]
+    assert [call.ref for call in cancelled] == ["ref-two"]
+    assert schema_of(database) == schema_of(fresh)
+
+
+async def test_no_limit_or_dial_cap_query_scans_the_calls(database: Path, clock: ManualClock) -> None:
+    await (await SqliteCallStore.open(database, clock)).close()
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        plans = {
+            name: [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", [0] * sql.count("?"))]
+            for name, sql in QUOTA_QUERIES.items()
+        }
+
+    for name, plan in plans.items():
+        assert plan[0].startswith("SEARCH calls USING "), (name, plan)
+        assert not [step for step in plan if step.startswith("SCAN")], (name, plan)
 
 
 # Failed sign-ins

@@ -13,12 +13,23 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
-from dialajoke.models import ApiKey, Call, CallStatus, Direction, TimelineEntry, User
-from dialajoke.store import CallStore, LastAdmin, SqliteCallStore, UserExists
+from dialajoke.models import ApiKey, Call, CallStatus, Direction, DoNotCallEntry, TimelineEntry, User
+from dialajoke.store import (
+    DAY_S,
+    HOUR_S,
+    BookingQuota,
+    CallStore,
+    LastAdmin,
+    Limit,
+    LimitReached,
+    OnDoNotCallList,
+    SqliteCallStore,
+    UserExists,
+)
 from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
 
 from .clock import ManualClock
@@ -66,6 +77,7 @@ async def book(
     status: CallStatus = CallStatus.SCHEDULED,
     call_control_id: str | None = None,
     owner_id: int | None = None,
+    quota: BookingQuota | None = None,
 ) -> Call:
     return await store.add_call(
         direction=Direction.OUTBOUND,
@@ -77,6 +89,7 @@ async def book(
         detail="booked",
         call_control_id=call_control_id,
         owner_id=owner_id,
+        quota=quota,
     )
 
 
@@ -437,7 +450,17 @@ async def test_scheduled_yields_only_scheduled_calls_soonest_first(store: CallSt
 
     due = [item async for item in store.scheduled()]
 
-    assert due == [(soon.id, START + 3600), (late.id, START + 3 * 3600)]
+    assert due == [(soon.id, START + 3600, None), (late.id, START + 3 * 3600, None)]
+
+
+async def test_scheduled_names_the_owner_of_each_call(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    alices = await book(store, in_s=60, owner_id=alice.id)
+    nobodys = await book(store, in_s=120)
+
+    due = [item async for item in store.scheduled()]
+
+    assert due == [(alices.id, START + 60, alice.id), (nobodys.id, START + 120, None)]
 
 
 async def test_scheduled_of_an_empty_store_yields_nothing(store: CallStore) -> None:
@@ -584,7 +607,7 @@ async def test_a_scheduled_call_is_still_due_after_reopening(backend: Backend, c
     finally:
         await second.close()
 
-    assert due == [(call.id, START + 90)]
+    assert due == [(call.id, START + 90, None)]
     assert stored == call
 
 
@@ -1016,3 +1039,368 @@ async def test_ended_sessions_survive_reopening_the_store(backend: Backend, cloc
         assert await second.is_session_ended("session-a") is True
     finally:
         await second.close()
+
+
+# Booking limits: checked by add_call in the insert's own transaction
+
+
+@pytest.fixture
+async def owners(store: CallStore) -> list[int]:
+    """Four users to own calls: the limits are counted per owner."""
+    return [(await store.add_user(name=name, password_hash=None, is_admin=False)).id for name in "abcd"]
+
+
+async def refused(store: CallStore, **booking: Any) -> LimitReached:
+    """The refusal of a booking (``book``'s arguments), having checked that nothing was saved."""
+    before = await store.count_by_status()
+    with pytest.raises(LimitReached) as refusal:
+        await book(store, **booking)
+    assert await store.count_by_status() == before
+    return refusal.value
+
+
+async def test_a_number_takes_so_many_calls_a_day_from_every_owner_together(
+    store: CallStore, owners: list[int]
+) -> None:
+    quota = BookingQuota(calls_per_number_per_day=3)
+    for owner_id, in_s in zip(owners, (3600, 2 * 3600, 5 * 3600), strict=False):
+        await book(store, in_s=in_s, owner_id=owner_id, quota=quota)
+
+    refusal = await refused(store, in_s=4 * 3600, owner_id=owners[3], quota=quota)
+
+    assert (refusal.limit, refusal.allowed) == (Limit.CALLS_PER_NUMBER_PER_DAY, 3)
+    assert refusal.reset_at == START + 5 * 3600 + DAY_S
+    await book(store, in_s=4 * 3600, to="+12025550143", owner_id=owners[3], quota=quota)
+
+
+async def test_calls_to_a_number_are_limited_in_any_24_hours_not_only_the_ones_before(store: CallStore) -> None:
+    quota = BookingQuota(calls_per_number_per_day=2)
+    await book(store, in_s=0, quota=quota)
+    await book(store, in_s=20 * 3600, quota=quota)
+
+    between = await refused(store, in_s=10 * 3600, quota=quota)
+    before_both = await book(store, in_s=-10 * 3600, quota=quota)
+    a_day_after_the_first = await book(store, in_s=DAY_S, quota=quota)
+
+    assert between.limit is Limit.CALLS_PER_NUMBER_PER_DAY
+    assert between.reset_at == START + 20 * 3600 + DAY_S
+    assert before_both.status is a_day_after_the_first.status is CallStatus.SCHEDULED
+    assert (await refused(store, in_s=21 * 3600, quota=quota)).limit is Limit.CALLS_PER_NUMBER_PER_DAY
+
+
+async def test_calls_that_never_rang_count_for_no_limit_on_the_number(store: CallStore) -> None:
+    quota = BookingQuota(calls_per_number_per_day=2, calls_per_day=2)
+    cancelled = await book(store, quota=quota)
+    missed = await book(store, quota=quota)
+    await store.move(cancelled.id, CallStatus.CANCELLED, "cancelled")
+    await store.move(missed.id, CallStatus.MISSED, "missed")
+
+    await book(store, quota=quota)
+    await book(store, quota=quota)
+
+    assert (await refused(store, quota=quota)).limit is Limit.CALLS_PER_NUMBER_PER_DAY
+
+
+async def test_calls_that_rang_still_count_for_the_day(store: CallStore) -> None:
+    quota = BookingQuota(calls_per_number_per_day=1)
+    answered = await book(store, quota=quota)
+    await store.move(answered.id, CallStatus.COMPLETED, "call.hangup")
+
+    assert (await refused(store, in_s=2 * 3600, quota=quota)).limit is Limit.CALLS_PER_NUMBER_PER_DAY
+
+
+async def test_an_owner_has_so_many_calls_pending_to_one_number(store: CallStore, owners: list[int]) -> None:
+    quota = BookingQuota(pending_per_number_per_owner=1)
+    first = await book(store, owner_id=owners[0], quota=quota)
+
+    refusal = await refused(store, in_s=2 * 3600, owner_id=owners[0], quota=quota)
+    await book(store, owner_id=owners[1], quota=quota)
+    await book(store, to="+12025550143", owner_id=owners[0], quota=quota)
+    await store.move(first.id, CallStatus.DIALING, "dialing")
+    again = await book(store, in_s=2 * 3600, owner_id=owners[0], quota=quota)
+
+    assert (refusal.limit, refusal.allowed, refusal.reset_at) == (Limit.PENDING_PER_NUMBER_PER_USER, 1, None)
+    assert again.status is CallStatus.SCHEDULED
+
+
+async def test_an_owner_has_so_many_calls_pending_in_all(store: CallStore, owners: list[int]) -> None:
+    quota = BookingQuota(pending_per_owner=2)
+    first = await book(store, to="+12025550142", owner_id=owners[0], quota=quota)
+    await book(store, to="+12025550143", owner_id=owners[0], quota=quota)
+
+    refusal = await refused(store, to="+12025550144", owner_id=owners[0], quota=quota)
+    await book(store, to="+12025550144", owner_id=owners[1], quota=quota)
+    await store.move(first.id, CallStatus.CANCELLED, "cancelled")
+    await book(store, to="+12025550144", owner_id=owners[0], quota=quota)
+
+    assert (refusal.limit, refusal.allowed, refusal.reset_at) == (Limit.PENDING_PER_USER, 2, None)
+
+
+async def test_an_owner_books_so_many_calls_an_hour_whatever_became_of_them(
+    store: CallStore, clock: ManualClock, owners: list[int]
+) -> None:
+    quota = BookingQuota(bookings_per_owner_per_hour=2)
+    first = await book(store, to="+12025550142", owner_id=owners[0], quota=quota)
+    clock.advance(600)
+    await book(store, to="+12025550143", owner_id=owners[0], quota=quota)
+    await store.move(first.id, CallStatus.CANCELLED, "cancelled")
+    clock.advance(600)
+
+    refusal = await refused(store, to="+12025550144", owner_id=owners[0], quota=quota)
+    await book(store, to="+12025550144", owner_id=owners[1], quota=quota)
+
+    assert (refusal.limit, refusal.allowed, refusal.reset_at) == (Limit.BOOKINGS_PER_USER_PER_HOUR, 2, START + HOUR_S)
+    clock.advance(START + HOUR_S - clock.time() - 1)
+    assert (await refused(store, to="+12025550144", owner_id=owners[0], quota=quota)).reset_at == START + HOUR_S
+    clock.advance(1)
+    assert (await book(store, to="+12025550144", owner_id=owners[0], quota=quota)).status is CallStatus.SCHEDULED
+
+
+async def test_a_lowered_hourly_limit_resets_when_enough_bookings_leave_the_hour(
+    store: CallStore, clock: ManualClock, owners: list[int]
+) -> None:
+    for number in range(3):
+        await book(store, to=f"+1202555014{number}", owner_id=owners[0])
+        clock.advance(60)
+
+    refusal = await refused(store, owner_id=owners[0], quota=BookingQuota(bookings_per_owner_per_hour=2))
+
+    assert refusal.reset_at == START + 60 + HOUR_S
+
+
+async def test_the_service_takes_so_many_calls_due_in_24_hours(store: CallStore, owners: list[int]) -> None:
+    quota = BookingQuota(calls_per_day=2)
+    await book(store, in_s=3600, to="+12025550142", owner_id=owners[0], quota=quota)
+    await book(store, in_s=2 * 3600, to="+12025550143", owner_id=owners[1], quota=quota)
+
+    refusal = await refused(store, in_s=3 * 3600, to="+12025550144", owner_id=owners[2], quota=quota)
+    next_day = await book(store, in_s=3600 + DAY_S, to="+12025550144", owner_id=owners[2], quota=quota)
+
+    assert (refusal.limit, refusal.allowed, refusal.reset_at) == (Limit.CALLS_PER_DAY, 2, START + 3600 + DAY_S)
+    assert next_day.status is CallStatus.SCHEDULED
+
+
+async def test_a_limit_of_0_is_no_limit(store: CallStore, owners: list[int]) -> None:
+    for _ in range(5):
+        await book(store, owner_id=owners[0], quota=BookingQuota())
+
+    assert (await store.count_by_status())[CallStatus.SCHEDULED] == 5
+
+
+async def test_the_first_limit_broken_is_the_one_named(store: CallStore, owners: list[int]) -> None:
+    await book(store, owner_id=owners[0])
+    every_limit = BookingQuota(
+        calls_per_number_per_day=1,
+        pending_per_number_per_owner=1,
+        pending_per_owner=1,
+        bookings_per_owner_per_hour=1,
+        calls_per_day=1,
+    )
+
+    named = [
+        (await refused(store, owner_id=owners[0], quota=dataclasses.replace(every_limit, **off))).limit
+        for off in (
+            {},
+            {"calls_per_number_per_day": 0},
+            {"calls_per_number_per_day": 0, "pending_per_number_per_owner": 0},
+            {"calls_per_number_per_day": 0, "pending_per_number_per_owner": 0, "pending_per_owner": 0},
+        )
+    ]
+
+    assert named == list(Limit)[:4]
+
+
+async def test_the_store_applies_whatever_quota_it_is_given(store: CallStore, owners: list[int]) -> None:
+    await book(store, to="+12025550142", owner_id=owners[0])
+
+    await refused(store, to="+12025550143", owner_id=owners[0], quota=BookingQuota(pending_per_owner=1))
+    larger = await book(store, to="+12025550143", owner_id=owners[0], quota=BookingQuota(pending_per_owner=100))
+
+    assert larger.status is CallStatus.SCHEDULED
+
+
+async def test_two_bookings_at_once_cannot_both_take_the_last_place(store: CallStore, owners: list[int]) -> None:
+    quota = BookingQuota(calls_per_number_per_day=1)
+
+    outcomes = await asyncio.gather(
+        *(book(store, owner_id=owner_id, quota=quota) for owner_id in owners[:2]), return_exceptions=True
+    )
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Call", "LimitReached"]
+    assert (await store.count_by_status())[CallStatus.SCHEDULED] == 1
+
+
+# The do-not-call list
+
+
+async def test_a_number_on_the_list_can_be_looked_up_listed_and_removed(store: CallStore, clock: ManualClock) -> None:
+    first, _ = await store.add_to_do_not_call("+12025550142", added_by="alice")
+    clock.advance(60)
+    second, _ = await store.add_to_do_not_call("+12025550143", added_by="the callee, pressing 9 on call 7", call_id=7)
+
+    assert first == DoNotCallEntry("+12025550142", "alice", STARTED, None)
+    assert second == DoNotCallEntry(
+        "+12025550143", "the callee, pressing 9 on call 7", STARTED + timedelta(seconds=60), 7
+    )
+    assert await store.do_not_call_entry("+12025550142") == first
+    assert await store.list_do_not_call() == [second, first]
+    assert await store.list_do_not_call(limit=1, offset=1) == [first]
+    assert await store.remove_from_do_not_call("+12025550142") == first
+    assert await store.remove_from_do_not_call("+12025550142") is None
+    assert await store.do_not_call_entry("+12025550142") is None
+    assert await store.list_do_not_call() == [second]
+
+
+async def test_a_number_added_again_keeps_its_first_entry(store: CallStore, clock: ManualClock) -> None:
+    first, _ = await store.add_to_do_not_call("+12025550142", added_by="the command line")
+    clock.advance(60)
+
+    again, _ = await store.add_to_do_not_call("+12025550142", added_by="alice", call_id=3)
+
+    assert again == first
+    assert await store.list_do_not_call() == [first]
+
+
+async def test_adding_a_number_cancels_its_scheduled_calls_and_no_others(
+    store: CallStore, owners: list[int], clock: ManualClock
+) -> None:
+    soon = await book(store, in_s=60, owner_id=owners[0])
+    later = await book(store, in_s=7200, owner_id=owners[1])
+    dialing = await book(store)
+    await store.move(dialing.id, CallStatus.DIALING, "dialing")
+    elsewhere = await book(store, to="+12025550143")
+    clock.advance(5)
+
+    _, cancelled = await store.add_to_do_not_call("+12025550142", added_by="alice")
+
+    reason = "cancelled: the number asked never to be called (do-not-call list)"
+    assert [(call.id, call.status, call.events[-1]) for call in cancelled] == [
+        (soon.id, CallStatus.CANCELLED, TimelineEntry(STARTED + timedelta(seconds=5), CallStatus.CANCELLED, reason)),
+        (later.id, CallStatus.CANCELLED, TimelineEntry(STARTED + timedelta(seconds=5), CallStatus.CANCELLED, reason)),
+    ]
+    assert cancelled == [await store.get_call(soon.id), await store.get_call(later.id)]
+    assert [item async for item in store.scheduled()] == [(elsewhere.id, START + 3600, None)]
+    still_dialing = await store.get_call(dialing.id)
+    assert still_dialing is not None
+    assert still_dialing.status is CallStatus.DIALING
+
+
+async def test_a_booking_to_a_number_on_the_list_is_refused_before_any_limit(
+    store: CallStore, owners: list[int]
+) -> None:
+    entry, _ = await store.add_to_do_not_call("+12025550142", added_by="alice")
+    await book(store, owner_id=owners[0])
+
+    with pytest.raises(OnDoNotCallList) as refusal:
+        await book(store, owner_id=owners[0], quota=BookingQuota(pending_per_owner=1))
+    await book(store, to="+12025550143", owner_id=owners[1], quota=BookingQuota(pending_per_owner=1))
+
+    assert refusal.value.entry == entry
+    assert (await store.count_by_status())[CallStatus.SCHEDULED] == 2
+
+
+async def test_the_list_survives_reopening_the_store(backend: Backend, clock: ManualClock) -> None:
+    first = await backend.open(clock)
+    entry, _ = await first.add_to_do_not_call("+12025550142", added_by="alice", call_id=None)
+    await first.close()
+
+    second = await backend.open(clock)
+    try:
+        assert await second.do_not_call_entry("+12025550142") == entry
+        with pytest.raises(OnDoNotCallList):
+            await book(second, quota=BookingQuota())
+    finally:
+        await second.close()
+
+
+# Claiming a call to dial it
+
+
+def never(call: Call) -> str | None:
+    return None
+
+
+async def test_claim_moves_a_scheduled_call_to_dialing(store: CallStore, owners: list[int], clock: ManualClock) -> None:
+    call = await book(store, owner_id=owners[0])
+    clock.advance(3600)
+
+    claimed = await store.claim_for_dialing(call.id, calls_per_day=0, refuse=never)
+
+    assert claimed is not None
+    assert claimed == await store.get_call(call.id)
+    assert claimed.status is CallStatus.DIALING
+    assert claimed.events[-1] == TimelineEntry(STARTED + timedelta(hours=1), CallStatus.DIALING, "dialing")
+    assert claimed.updated_at == STARTED + timedelta(hours=1)
+
+
+async def test_claim_of_a_call_not_scheduled_is_none_and_writes_nothing(store: CallStore) -> None:
+    claimed = await book(store)
+    await store.claim_for_dialing(claimed.id, calls_per_day=0, refuse=never)
+    cancelled = await book(store)
+    await store.move(cancelled.id, CallStatus.CANCELLED, "cancelled")
+    before = [await store.get_call(claimed.id), await store.get_call(cancelled.id)]
+
+    outcomes = [
+        await store.claim_for_dialing(call_id, calls_per_day=0, refuse=never)
+        for call_id in (claimed.id, cancelled.id, 12345)
+    ]
+
+    assert outcomes == [None, None, None]
+    assert [await store.get_call(claimed.id), await store.get_call(cancelled.id)] == before
+
+
+async def test_claim_cancels_a_call_to_a_number_on_the_list_whatever_else_would_refuse_it(store: CallStore) -> None:
+    await store.add_to_do_not_call("+12025550143", added_by="alice")
+    # Booked without a quota, as nothing but a booking checks the list before the dial.
+    listed = await book(store, to="+12025550143")
+
+    claimed = await store.claim_for_dialing(listed.id, calls_per_day=1, refuse=lambda call: "outside calling hours")
+
+    assert claimed is not None
+    assert claimed.status is CallStatus.CANCELLED
+    assert claimed.events[-1].detail == "cancelled: +12025550143 is on the do-not-call list (added by alice)"
+
+
+async def test_claim_misses_a_call_once_the_service_dialed_its_calls_for_24_hours(
+    store: CallStore, clock: ManualClock
+) -> None:
+    calls = [await book(store, to=f"+1202555014{n}") for n in range(4)]
+    for call in calls[:2]:
+        assert await store.claim_for_dialing(call.id, calls_per_day=2, refuse=never) is not None
+        clock.advance(60)
+
+    missed = await store.claim_for_dialing(calls[2].id, calls_per_day=2, refuse=never)
+    clock.advance(DAY_S - 120)
+    dialed = await store.claim_for_dialing(calls[3].id, calls_per_day=2, refuse=never)
+
+    assert missed is not None
+    assert missed.status is CallStatus.MISSED
+    assert missed.events[-1].detail == (
+        "missed: the service's limit of 2 calls in 24 hours was reached (protection.max_calls_per_day)"
+    )
+    assert dialed is not None
+    assert dialed.status is CallStatus.DIALING
+
+
+async def test_claim_with_no_daily_cap_dials_every_call(store: CallStore) -> None:
+    calls = [await book(store, to=f"+1202555014{n}") for n in range(3)]
+
+    claimed = [await store.claim_for_dialing(call.id, calls_per_day=0, refuse=never) for call in calls]
+
+    assert [call.status for call in claimed if call is not None] == [CallStatus.DIALING] * 3
+
+
+async def test_claim_misses_a_call_its_refusal_gives_a_reason_for(store: CallStore) -> None:
+    call = await book(store)
+    asked: list[Call] = []
+
+    def outside_hours(call: Call) -> str | None:
+        asked.append(call)
+        return "outside calling hours (09:00-20:00 in America/New_York)"
+
+    missed = await store.claim_for_dialing(call.id, calls_per_day=10, refuse=outside_hours)
+
+    assert asked == [call]
+    assert missed is not None
+    assert missed.status is CallStatus.MISSED
+    assert missed.events[-1].detail == "missed: outside calling hours (09:00-20:00 in America/New_York)"

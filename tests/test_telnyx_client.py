@@ -219,6 +219,16 @@ async def test_hangup_posts_to_the_calls_hangup_action(start_telnyx: StartTelnyx
     assert sent.body["command_id"] == "call-1:hangup"
 
 
+async def test_reject_posts_the_cause_to_the_calls_reject_action(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx()
+
+    await client.reject("v3:in-1", client_state="aW4tMQ==", command_id="in-1:reject")
+
+    [sent] = fake.sent
+    assert (sent.method, sent.call_control_id, sent.action) == ("POST", "v3:in-1", "reject")
+    assert sent.body == {"cause": "USER_BUSY", "client_state": "aW4tMQ==", "command_id": "in-1:reject"}
+
+
 @pytest.mark.parametrize("action", ["speak", "hangup"])
 async def test_a_call_control_id_with_slashes_and_pluses_is_percent_encoded(
     start_telnyx: StartTelnyx, action: str

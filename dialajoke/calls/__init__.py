@@ -1,6 +1,6 @@
 """The call flow: booking, the dial gate, CallControl, the webhook inbox, and the jokes told."""
 
-from .bookings import Bookings, CallNotCancellable, CallNotFound
+from .bookings import Bookings, CallNotCancellable, CallNotFound, QueuedCall
 from .call_control import CallControl
 from .dialer import DialGate, GateClosed
 from .inbox import WebhookInbox
@@ -20,5 +20,6 @@ __all__ = [
     "InvalidRequest",
     "JokeSource",
     "OfflineJokes",
+    "QueuedCall",
     "WebhookInbox",
 ]

@@ -1,7 +1,8 @@
 """Bookings: accepting, cancelling and restoring scheduled calls.
 
 The store is the truth and the queue a timer over it: a call is written first and
-queued second. The queue holds only call ids and due times, and only for calls due
+queued second. The queue holds only call ids (with their owners, whose turn the dial
+gate gives them) and due times, and only for calls due
 within ``scheduler.horizon_s``: later ones wait in the store and are paged in, half a
 horizon ahead, as time passes. So memory stays bounded however many calls are booked,
 and a restart reads only the next horizon's calls.
@@ -27,6 +28,9 @@ from .validation import BookingRules, CallRequest, server_timezone
 logger = logging.getLogger(__name__)
 
 PAGE_IN_RETRY_S = 5.0
+
+QueuedCall = tuple[int, int | None]
+"""What the timed queue holds for a call: its id, and its owner (None: no user booked it)."""
 
 
 class CallNotFound(Exception):
@@ -56,7 +60,7 @@ class Bookings:
     def __init__(
         self,
         store: CallStore,
-        queue: UnifiedTimedQueue[int],
+        queue: UnifiedTimedQueue[QueuedCall],
         clock: Clock,
         from_number: str,
         settings: SchedulerConfig,
@@ -120,7 +124,7 @@ class Bookings:
             owner_id=principal.user_id,
         )
         if call.at.timestamp() <= self._loaded_until:
-            self._queue.put(call.id, call.at.timestamp())
+            self._queue.put((call.id, call.owner_id), call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
 
@@ -145,7 +149,7 @@ class Bookings:
             if call is None:
                 raise CallNotFound(call_id)
             raise CallNotCancellable(call)
-        self._queue.cancel(call_id)
+        self._queue.cancel((call_id, cancelled.owner_id))
         return cancelled
 
     async def pending(self) -> int:
@@ -162,7 +166,7 @@ class Bookings:
         now = self._clock.time()
         missed = [
             (call_id, now - due_at)
-            async for call_id, due_at in self._store.scheduled(until=now - self._misfire_grace_s)
+            async for call_id, due_at, _ in self._store.scheduled(until=now - self._misfire_grace_s)
         ]
         for call_id, late_s in missed:
             detail = (
@@ -184,8 +188,8 @@ class Bookings:
         # book() itself (and perhaps by the query too, which just puts it again).
         loaded = 0
         try:
-            async for call_id, due_at in self._store.scheduled(after=after, until=until):
-                self._queue.put(call_id, due_at)
+            async for call_id, due_at, owner_id in self._store.scheduled(after=after, until=until):
+                self._queue.put((call_id, owner_id), due_at)
                 loaded += 1
         except Exception:
             # Try the same range again soon: a page-in that failed must not stop the pager.

@@ -23,7 +23,8 @@ from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore, StorageUnavailable
 from ..telnyx.client import COMMAND_ID_WINDOW_S, TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
-from .dialer import DialGate, GateClosed
+from .bookings import QueuedCall
+from .dialer import DialGate, GateClosed, Owner
 from .jokes import JokeSource
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class CallControl:
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._held_back: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._due_again, clock=clock)
         self._dials = BackgroundTasks()
-        self._interrupted_dials: list[int] = []
+        self._interrupted_dials: list[QueuedCall] = []
         self._stopping = False
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
@@ -119,37 +120,36 @@ class CallControl:
         """Take back the calls that were in progress when the service last stopped.
 
         Their webhooks keep arriving, so they hold their place under the concurrency cap
-        and are watched for silence. Calls that crashed between being marked ``dialing``
+        (incoming calls too) and are watched for silence. Calls that crashed between being marked ``dialing``
         and Telnyx's answer are kept for :meth:`redial_interrupted`; those interrupted too
         long ago for Telnyx to recognise the command_id are marked missed. Run it before
         anything can dial or process events.
         """
         interrupted = []
-        async for call_id, status, direction, call_control_id in self._store.in_progress():
+        async for call_id, status, _, call_control_id in self._store.in_progress():
             if status is CallStatus.DIALING and call_control_id is None:
                 interrupted.append(call_id)
                 continue
-            if direction is Direction.OUTBOUND:
-                self._gate.occupy(call_id)
+            self._gate.occupy(call_id)
             self._watch(call_id)
-        self._interrupted_dials = [call_id for call_id in interrupted if await self._can_dial_again(call_id)]
+        for call_id in interrupted:
+            call = await self._store.get_call(call_id)
+            if call is not None and await self._can_dial_again(call):
+                self._interrupted_dials.append((call.id, call.owner_id))
 
     def redial_interrupted(self) -> None:
         """Dial again, with the same command_id, the calls :meth:`recover` found interrupted while dialing.
 
-        They join the dial gate's line at once, ahead of calls that fall due from now on:
-        Telnyx recognises a repeated command_id for a short while only.
+        They go before every owner's turn in the dial gate: Telnyx recognises a repeated
+        command_id for a short while only.
         """
         redials, self._interrupted_dials = self._interrupted_dials, []
         if redials:
             logger.info("%d calls were interrupted while dialing; dialing them again", len(redials))
-        for call_id in redials:
-            self.due(call_id)
+        for call_id, owner in redials:
+            self._join_line(call_id, owner, urgent=True)
 
-    async def _can_dial_again(self, call_id: int) -> bool:
-        call = await self._store.get_call(call_id)
-        if call is None:
-            return False
+    async def _can_dial_again(self, call: Call) -> bool:
         since_dial_s = self._clock.time() - call.updated_at.timestamp()
         if since_dial_s <= REDIAL_WINDOW_S:
             return True
@@ -157,17 +157,21 @@ class CallControl:
             f"missed: its dial was interrupted by a stop {since_dial_s:.0f} s ago, too long for Telnyx to"
             " recognise a repeat, so it is not sent again (it may have rung)"
         )
-        await self._store.move(call_id, CallStatus.MISSED, detail, only_from={CallStatus.DIALING})
+        await self._store.move(call.id, CallStatus.MISSED, detail, only_from={CallStatus.DIALING})
         return False
 
-    def due(self, call_id: int) -> None:
-        """A scheduled call's time has come: it joins the dial gate's line.
+    def due(self, queued: QueuedCall) -> None:
+        """A scheduled call's time has come: it joins the dial gate's line, to wait for its owner's turn.
 
         The timed queue calls this in its timer task for each due call, so it only takes
         a ticket; a task is started for the call once the gate lets it through.
         """
+        call_id, owner = queued
+        self._join_line(call_id, owner)
+
+    def _join_line(self, call_id: int, owner: Owner, *, urgent: bool = False) -> None:
         try:
-            turn = self._gate.ticket(call_id)
+            turn = self._gate.ticket(call_id, owner, urgent=urgent)
         except GateClosed:
             logger.info("call %s not dialed: the service is stopping; it stays scheduled", call_id)
             return
@@ -259,7 +263,7 @@ class CallControl:
         except StorageUnavailable:
             self._hold_back(call_id)
             return
-        self.due(call_id)
+        self._join_line(call_id, call.owner_id)
 
     async def _dial_failed(self, call: Call, exc: TelnyxError) -> None:
         if exc.outcome_unknown:
@@ -279,7 +283,7 @@ class CallControl:
             return None
         # Checked again now that the gate has let it through: waiting for a place may
         # have taken it past the window in which Telnyx recognises the command_id.
-        if not await self._can_dial_again(call_id):
+        if not await self._can_dial_again(call):
             return None
         await self._store.add_note(call_id, "dialing again after a restart, with the same command_id")
         return call
@@ -420,7 +424,12 @@ class CallControl:
                 await self._store.add_note(call.id, f"hangup failed: {exc.describe()}")
 
     async def _answer_incoming(self, event: TelnyxEvent) -> None:
-        """Someone rang the joke line: answer, and the answered event tells the joke."""
+        """Someone rang the joke line: answer if a line is free, and the answered event tells the joke.
+
+        An incoming call counts against ``telnyx.max_concurrent_calls`` as a dialed one does,
+        and takes a free place at once, ahead of calls waiting to be dialed. With every place
+        taken it is rejected: the caller hears busy, and no place the account lacks is used.
+        """
         if event.call_control_id is None:
             # Nothing can answer a call that has no call_control_id, nor would any later
             # event find it: there is no call to keep.
@@ -438,6 +447,10 @@ class CallControl:
             detail=f"incoming call from {event.from_ or 'an unknown number'}",
             call_control_id=event.call_control_id,
         )
+        if not self._gate.try_occupy(call.id):
+            await self._reject_busy(call, event.call_control_id)
+            return
+        self._watch(call.id)
         try:
             await self._telnyx.answer(
                 event.call_control_id,
@@ -449,5 +462,21 @@ class CallControl:
                 await self._finish(call.id, CallStatus.NO_ANSWER, "the caller hung up before we answered")
             else:
                 await self._finish(call.id, CallStatus.FAILED, f"answer failed: {exc.describe()}")
-            return
-        self._watch(call.id)
+
+    async def _reject_busy(self, call: Call, call_control_id: str) -> None:
+        """Every line is taken: the call ends ``busy`` (recorded first, so it holds no place), then is rejected."""
+        limit = self._settings.max_concurrent_calls
+        await self._finish(
+            call.id, CallStatus.BUSY, f"rejected: every line was busy (telnyx.max_concurrent_calls={limit})"
+        )
+        try:
+            await self._telnyx.reject(
+                call_control_id,
+                cause="USER_BUSY",
+                client_state=encode_client_state(call.ref),
+                command_id=f"{call.ref}:reject",
+            )
+        except TelnyxError as exc:
+            if not (exc.call_has_ended or exc.call_is_unknown):
+                logger.warning("call %s: reject refused: %s", call.id, exc.describe())
+                await self._store.add_note(call.id, f"reject failed: {exc.describe()}")

@@ -1,20 +1,33 @@
-"""DialGate: when a due call may be dialed, under Telnyx's account limits.
+"""DialGate: when a due call may be dialed, under Telnyx's account limits, taking turns between users.
 
 Telnyx caps dials per second per account and calls in progress at once (as few as 2 on
-a new account; reference section 8). Due calls beyond either limit wait here, in the
-order they became due, and none is dropped. A 429 from Telnyx pauses the gate for as
-long as Telnyx asks, so the whole dialer slows down instead of calls failing.
+a new account; reference section 8). Due calls beyond either limit wait here and none is
+dropped. A 429 from Telnyx pauses the gate for as long as Telnyx asks, so the whole dialer
+slows down instead of calls failing.
+
+Waiting calls are served in rounds, one call per owner per round, each owner's calls in
+the order they became due: a user who books hundreds of calls for one moment delays
+another user's call by at most one turn, not by the whole backlog. Redials of calls a
+stop interrupted go before every round: Telnyx recognises their command_id for a minute
+only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Iterator
 
 from ..clock import Alarm, Clock
 
 logger = logging.getLogger(__name__)
+
+Owner = int | None
+"""Whose turn a call takes: the id of the user who booked it, or None for calls no user booked."""
+
+Line = deque[tuple[int, asyncio.Future[None]]]
+"""Calls waiting, oldest first, each with the future its admission completes."""
 
 
 class GateClosed(Exception):
@@ -22,13 +35,20 @@ class GateClosed(Exception):
 
 
 class DialGate:
-    """A FIFO admission gate: a token bucket for the rate, a set of calls for the cap.
+    """An admission gate: a token bucket for the rate, a set of calls for the cap, turns between owners.
 
     :param rate_per_s: dials per second on average; up to one second's worth may go at once.
-    :param max_active: calls in progress at once, from dial to hangup; a call holds its place
-        until :meth:`release`.
+    :param max_active: calls in progress at once, from dial (or an incoming call's arrival) to
+        hangup; a call holds its place until :meth:`release`.
     :param clock: where "now" comes from, for the rate and for pauses; tests pass one they
         can move by hand.
+
+    Every admission costs O(1) however many calls wait: each owner has a line of their own,
+    and the rounds are two ordered maps of owners (this round's, still to be served in it,
+    and the next round's, served in this one), so no admission looks at calls that are not
+    its own. An owner stays in the next round's map until that round comes, even with an
+    empty line, so that a user who books one call after another still waits for the others'
+    turns.
     """
 
     def __init__(self, rate_per_s: float, max_active: int, clock: Clock) -> None:
@@ -38,7 +58,11 @@ class DialGate:
         self._refilled_at: float | None = None
         self._max_active = max_active
         self._active: set[int] = set()
-        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._urgent: Line = deque()
+        self._this_round: OrderedDict[Owner, Line] = OrderedDict()
+        self._next_round: OrderedDict[Owner, Line] = OrderedDict()
+        self._waiting = 0
+        """Tickets in the lines, including cancelled ones not yet skipped."""
         self._paused_until = 0.0
         self._pause_s = 0.0
         """The longest pause asked for since the gate last admitted anyone."""
@@ -46,22 +70,37 @@ class DialGate:
         self._alarm: Alarm | None = None
         self._closed = False
 
-    def ticket(self, call_id: int) -> asyncio.Future[None]:
+    def ticket(self, call_id: int, owner: Owner, *, urgent: bool = False) -> asyncio.Future[None]:
         """Join the line without waiting: the future completes when the call's turn comes.
 
         From then on the call holds a place until released. A call waiting in line costs
         a future, not a task, so a burst of due calls waits cheaply. Cancel the future to
         leave the line (once admitted, release the call instead).
 
+        :param owner: whose turn the call takes (see :data:`Owner`).
+        :param urgent: goes before every owner's turn; for redials that must reach Telnyx
+            within its command_id window.
         :raises GateClosed: when the service is stopping; the future fails with it when
             the service stops while the call waits.
         """
         if self._closed:
             raise GateClosed()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((call_id, turn))
+        self._line_of(owner, urgent).append((call_id, turn))
+        self._waiting += 1
         self._dispatch()
         return turn
+
+    def try_occupy(self, call_id: int) -> bool:
+        """Take a free place at once for a call that is already ringing (an incoming one).
+
+        It goes ahead of the calls waiting to be dialed and is not a dial, so the rate does
+        not apply. False when every place is taken: the call must be turned away.
+        """
+        if len(self._active) >= self._max_active:
+            return False
+        self._active.add(call_id)
+        return True
 
     def close(self) -> int:
         """Turn away every call still waiting; nothing is dialed from now on. Returns how many waited."""
@@ -69,11 +108,14 @@ class DialGate:
         if self._alarm is not None:
             self._alarm.cancel()
         turned_away = 0
-        while self._waiting:
-            _, turn = self._waiting.popleft()
+        for _, turn in self._every_ticket():
             if not turn.done():
                 turn.set_exception(GateClosed())
                 turned_away += 1
+        self._urgent.clear()
+        self._this_round.clear()
+        self._next_round.clear()
+        self._waiting = 0
         return turned_away
 
     def occupy(self, call_id: int) -> None:
@@ -108,12 +150,51 @@ class DialGate:
             if self._tokens < 1:
                 self._wake_at(now + (1 - self._tokens) / self._rate_per_s)
                 return
-            call_id, turn = self._waiting.popleft()
-            if turn.done():
-                continue
+            admitted = self._next_in_line()
+            if admitted is None:
+                return
+            call_id, turn = admitted
             self._tokens -= 1
             self._active.add(call_id)
             turn.set_result(None)
+
+    def _line_of(self, owner: Owner, urgent: bool) -> Line:
+        if urgent:
+            return self._urgent
+        line = self._this_round.get(owner)
+        if line is None:
+            line = self._next_round.get(owner)
+        if line is None:
+            # Not served in this round yet: the owner's turn comes in this one.
+            line = self._this_round[owner] = deque()
+        return line
+
+    def _next_in_line(self) -> tuple[int, asyncio.Future[None]] | None:
+        """Take the next ticket still wanted: urgent ones first, then the next owner's oldest."""
+        while self._urgent:
+            ticket = self._urgent.popleft()
+            self._waiting -= 1
+            if not ticket[1].done():
+                return ticket
+        while True:
+            if not self._this_round:
+                if not self._next_round:
+                    return None
+                self._this_round, self._next_round = self._next_round, self._this_round
+            owner, line = self._this_round.popitem(last=False)
+            while line:
+                ticket = line.popleft()
+                self._waiting -= 1
+                if not ticket[1].done():
+                    self._next_round[owner] = line
+                    return ticket
+            # Nothing left in the owner's line: they leave the rounds until they have a call again.
+
+    def _every_ticket(self) -> Iterator[tuple[int, asyncio.Future[None]]]:
+        yield from self._urgent
+        for rounds in (self._this_round, self._next_round):
+            for line in rounds.values():
+                yield from line
 
     def _refill(self, now: float) -> None:
         # Tokens gather only from the end of a pause, so the bucket starts it empty; and a

@@ -34,6 +34,7 @@ SPEAK_CHARS_PER_S = 15.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_CALLS = 1000
 """Calls the simulator remembers; past this, the oldest ended ones are forgotten first."""
+REJECT_CAUSES = ("CALL_REJECTED", "USER_BUSY")
 WEBHOOK_RETRY = RetryPolicy(max_attempts=6, base_delay_s=0.2, max_delay_s=4.0)
 """Telnyx's own schedule is not published (reference section 6.2); a few seconds' worth."""
 
@@ -239,7 +240,7 @@ class TelnyxSimulator:
         call = self._find(request)
         body = await json_body(request)
         action = request.match_info["action"]
-        handlers = {"answer": self._answer, "speak": self._speak, "hangup": self._hangup}
+        handlers = {"answer": self._answer, "reject": self._reject, "speak": self._speak, "hangup": self._hangup}
         if action not in handlers:
             raise ApiError(404, "10005", "Resource not found", f"the simulator does not implement {action}")
         command_id = str(body.get("command_id") or "")
@@ -266,6 +267,16 @@ class TelnyxSimulator:
             raise ApiError(422, "90015", "Invalid Call Control ID", "only a ringing inbound call can be answered")
         call.state = "answered"
         self._play(self._send(call, "call.answered", state="answered"))
+
+    def _reject(self, call: SimulatedCall, body: dict[str, Any]) -> None:
+        if call.direction != "incoming" or call.state != "ringing":
+            raise ApiError(422, "90015", "Invalid Call Control ID", "only a ringing inbound call can be rejected")
+        if body.get("cause") not in REJECT_CAUSES:
+            detail = f"cause must be one of {', '.join(REJECT_CAUSES)}"
+            raise ApiError(422, "10032", "Invalid enum value", detail, "/cause")
+        call.state = "ended"
+        hangup = {"hangup_cause": "call_rejected", "hangup_source": "callee", "direction": "incoming"}
+        self._play(self._send(call, "call.hangup", **hangup, state="hangup"))
 
     def _speak(self, call: SimulatedCall, body: dict[str, Any]) -> None:
         payload, voice = body.get("payload"), body.get("voice")

@@ -1,16 +1,37 @@
 """Where calls, users and webhook events live: the CallStore contract and its backends."""
 
-from .contract import MAX_ID, CallStore, CannotOpenDatabase, LastAdmin, StorageUnavailable, UserExists
+from .contract import (
+    DAY_S,
+    HOUR_S,
+    MAX_ID,
+    BookingQuota,
+    CallStore,
+    CannotOpenDatabase,
+    DialRefusal,
+    LastAdmin,
+    Limit,
+    LimitReached,
+    OnDoNotCallList,
+    StorageUnavailable,
+    UserExists,
+)
 from .lock import DatabaseInUse
 from .sqlite import SqliteCallStore
 from .sqlite_thread import SqliteThread, SqliteThreadClosed
 
 __all__ = [
+    "DAY_S",
+    "HOUR_S",
     "MAX_ID",
+    "BookingQuota",
     "CallStore",
     "CannotOpenDatabase",
     "DatabaseInUse",
+    "DialRefusal",
     "LastAdmin",
+    "Limit",
+    "LimitReached",
+    "OnDoNotCallList",
     "SqliteCallStore",
     "SqliteThread",
     "SqliteThreadClosed",

@@ -10,11 +10,13 @@ PostgreSQL, for several) implements these methods and passes the same contract s
 from __future__ import annotations
 
 import abc
+import enum
 import math
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import ApiKey, Call, CallStatus, Direction, User
+from ..models import ApiKey, Call, CallStatus, Direction, DoNotCallEntry, User
 
 MAX_ID = 2**63 - 1
 """The largest id any backend holds (a signed 64-bit integer): a longer one names nothing."""
@@ -56,6 +58,68 @@ class LastAdmin(Exception):
         self.name = name
 
 
+DAY_S = 24 * 3600.0
+HOUR_S = 3600.0
+
+
+class Limit(enum.StrEnum):
+    """A limit on bookings, named as its setting is (``protection.<name>``)."""
+
+    CALLS_PER_NUMBER_PER_DAY = "max_calls_per_number_per_day"
+    PENDING_PER_NUMBER_PER_USER = "max_pending_per_number_per_user"
+    PENDING_PER_USER = "max_pending_per_user"
+    BOOKINGS_PER_USER_PER_HOUR = "max_bookings_per_user_per_hour"
+    CALLS_PER_DAY = "max_calls_per_day"
+
+
+@dataclass(frozen=True)
+class BookingQuota:
+    """The limits a booking must keep, checked in the transaction that stores it, so that two
+    bookings at the same moment cannot both take the last place. 0 turns a limit off.
+
+    Calls cancelled, or missed without ringing, count for none of them; bookings count
+    for :attr:`bookings_per_owner_per_hour` whatever became of them.
+    """
+
+    calls_per_number_per_day: int = 0
+    """Outbound calls to the number in any 24 hours (by due time), every owner's, pending ones included."""
+    pending_per_number_per_owner: int = 0
+    """Scheduled calls of this owner to this number."""
+    pending_per_owner: int = 0
+    """Scheduled calls of this owner."""
+    bookings_per_owner_per_hour: int = 0
+    """Calls this owner booked in the last hour (by the time they were booked)."""
+    calls_per_day: int = 0
+    """Outbound calls of every owner due in the 24 hours up to the new call's due time."""
+
+
+class LimitReached(Exception):
+    """A booking would break a limit of its :class:`BookingQuota`; nothing was saved.
+
+    :ivar reset_at: epoch time from which the same booking could be accepted, when a time
+        says it: the end of the hour for the rate, 24 h after the calls that fill the day.
+        None when only a call ringing or being cancelled frees a place.
+    """
+
+    def __init__(self, limit: Limit, allowed: int, reset_at: float | None) -> None:
+        super().__init__(f"{limit} ({allowed}) reached")
+        self.limit = limit
+        self.allowed = allowed
+        self.reset_at = reset_at
+
+
+class OnDoNotCallList(Exception):
+    """The number asked never to be called; nothing was saved."""
+
+    def __init__(self, entry: DoNotCallEntry) -> None:
+        super().__init__(f"{entry.number} is on the do-not-call list")
+        self.entry = entry
+
+
+DialRefusal = Callable[[Call], str | None]
+"""Why a due call must not be dialed now (e.g. outside the callee's calling hours), or None."""
+
+
 class CallStore(abc.ABC):
     """The contract every store keeps. All times are aware UTC datetimes.
 
@@ -75,11 +139,16 @@ class CallStore(abc.ABC):
         detail: str,
         call_control_id: str | None = None,
         owner_id: int | None = None,
+        quota: BookingQuota | None = None,
     ) -> Call:
         """Store a new call with its first timeline entry; it is durable when this returns.
 
         ``owner_id`` is the user who booked it, so that each user sees only their own calls;
         None for a call no user booked (one to the service's own number).
+
+        ``quota``, given for a booking, is checked in the same transaction as the insert,
+        and so is the do-not-call list: raises :class:`OnDoNotCallList` for a number on it,
+        else :class:`LimitReached` for the first limit the call would break.
         """
 
     @abc.abstractmethod
@@ -133,8 +202,24 @@ class CallStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
-        """(call id, due epoch seconds) of calls still scheduled and due in (after, until], soonest first."""
+    def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
+        """(call id, due epoch seconds, owner id) of calls still scheduled and due in (after, until], soonest first.
+
+        The owner lets the dialer take turns between users when calls wait for a line.
+        """
+
+    @abc.abstractmethod
+    async def claim_for_dialing(self, call_id: int, *, calls_per_day: int, refuse: DialRefusal) -> Call | None:
+        """Move a scheduled call to ``dialing``, unless it may no longer ring; one transaction.
+
+        A number on the do-not-call list ends the call ``cancelled``; ``calls_per_day``
+        calls already dialed in the last 24 hours (0: no limit) end it ``missed``, and so
+        does a reason from ``refuse`` (called with the call, in the transaction). Each with
+        the reason on its timeline. Returns the call in its new status, or None when it is
+        not scheduled (unknown, cancelled, or claimed already).
+        """
 
     @abc.abstractmethod
     def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
@@ -159,6 +244,31 @@ class CallStore(abc.ABC):
     @abc.abstractmethod
     async def unprocessed_events(self, *, limit: int, exclude: Collection[str] = ()) -> list[tuple[str, bytes]]:
         """(id, body) of recorded events not yet processed, oldest first, leaving out ``exclude``."""
+
+    # The do-not-call list: numbers that asked never to be called. Every booking and every
+    # dial checks it; a number is added by its callee pressing 9, or by an admin.
+
+    @abc.abstractmethod
+    async def add_to_do_not_call(
+        self, number: str, *, added_by: str, call_id: int | None = None
+    ) -> tuple[DoNotCallEntry, list[Call]]:
+        """Put the number on the list and cancel every scheduled call to it, in one transaction.
+
+        Returns the entry (the first one, when the number was on the list already) and the
+        calls cancelled, each with the reason on its timeline.
+        """
+
+    @abc.abstractmethod
+    async def remove_from_do_not_call(self, number: str) -> DoNotCallEntry | None:
+        """Take the number off the list; the entry removed, or None when it was not there."""
+
+    @abc.abstractmethod
+    async def do_not_call_entry(self, number: str) -> DoNotCallEntry | None:
+        """The number's entry on the list, or None."""
+
+    @abc.abstractmethod
+    async def list_do_not_call(self, *, limit: int = 100, offset: int = 0) -> list[DoNotCallEntry]:
+        """Entries on the list, the latest added first."""
 
     # Users: who may use the service. Users are disabled, never deleted, so that the calls
     # they booked keep their owner.

@@ -11,6 +11,7 @@ import math
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -18,16 +19,34 @@ from typing import Any, Self, TypeVar
 
 from ..clock import Clock
 from ..ids import unique_id
-from ..models import IN_PROGRESS, ApiKey, Call, CallStatus, Direction, TimelineEntry, User, epoch_to_datetime
+from ..models import (
+    IN_PROGRESS,
+    ApiKey,
+    Call,
+    CallStatus,
+    Direction,
+    DoNotCallEntry,
+    TimelineEntry,
+    User,
+    epoch_to_datetime,
+)
 from .contract import (
+    DAY_S,
+    HOUR_S,
     LOGIN_FAILURES_KEPT_S,
+    BookingQuota,
     CallStore,
     CannotOpenDatabase,
+    DialRefusal,
     LastAdmin,
+    Limit,
+    LimitReached,
+    OnDoNotCallList,
     StorageUnavailable,
     UserExists,
 )
 from .lock import DatabaseLock
+from .quota import busiest_window
 from .sqlite_thread import BUSY_TIMEOUT_S, SqliteThread
 
 logger = logging.getLogger(__name__)
@@ -120,6 +139,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX ended_sessions_by_until ON ended_sessions (until)",
     ),
+    # 4: the do-not-call list; when each call was dialed; indexes that keep every booking
+    # limit an index range, however many calls the table holds.
+    (
+        """CREATE TABLE do_not_call (
+            number TEXT PRIMARY KEY,
+            added_by TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            call_id INTEGER
+        )""",
+        "CREATE INDEX do_not_call_by_added ON do_not_call (added_at)",
+        "ALTER TABLE calls ADD COLUMN dialed_at REAL",
+        "CREATE INDEX calls_by_dialed ON calls (dialed_at) WHERE dialed_at IS NOT NULL",
+        "CREATE INDEX calls_by_number_due ON calls (to_number, due_at)",
+        "CREATE INDEX calls_by_owner_status ON calls (owner_id, status, to_number)",
+        "CREATE INDEX calls_by_owner_created ON calls (owner_id, created_at)",
+    ),
 )
 """The statements that bring a database from each version (``PRAGMA user_version``) to the next.
 
@@ -138,6 +173,40 @@ _CALL_COLUMNS = (
 )
 _USER_COLUMNS = "id, name, is_admin, password_hash, created_at, disabled_at"
 _KEY_COLUMNS = "id, user_id, name, secret_hash, created_at, last_used_at, revoked_at"
+_DO_NOT_CALL_COLUMNS = "number, added_by, added_at, call_id"
+
+_UNRUNG = f"('{CallStatus.CANCELLED}', '{CallStatus.MISSED}')"
+"""Calls cancelled, or missed without ringing, count for no limit: no one was rung."""
+_COUNTED = ", ".join(f"'{status}'" for status in CallStatus if status not in (CallStatus.CANCELLED, CallStatus.MISSED))
+"""The statuses of calls that count, listed, so that a query can range over each in (status, due_at)."""
+_OUTBOUND = f"direction = '{Direction.OUTBOUND}'"
+_PENDING = f"status = '{CallStatus.SCHEDULED}'"
+
+QUOTA_QUERIES = {
+    "calls_to_number": (
+        "SELECT due_at FROM calls WHERE to_number = ? AND due_at > ? AND due_at < ?"
+        f" AND {_OUTBOUND} AND status NOT IN {_UNRUNG}"
+    ),
+    "pending_to_number": f"SELECT count(*) FROM calls WHERE owner_id IS ? AND {_PENDING} AND to_number = ?",
+    "pending": f"SELECT count(*) FROM calls WHERE owner_id IS ? AND {_PENDING}",
+    "booked_count": f"SELECT count(*) FROM calls WHERE owner_id IS ? AND created_at > ? AND {_OUTBOUND}",
+    "booked_nth": (
+        f"SELECT created_at FROM calls WHERE owner_id IS ? AND created_at > ? AND {_OUTBOUND}"
+        " ORDER BY created_at LIMIT 1 OFFSET ?"
+    ),
+    "due_count": (
+        f"SELECT count(*) FROM calls WHERE status IN ({_COUNTED}) AND due_at > ? AND due_at <= ? AND {_OUTBOUND}"
+    ),
+    "due_nth": (
+        f"SELECT due_at FROM calls WHERE status IN ({_COUNTED}) AND due_at > ? AND due_at <= ? AND {_OUTBOUND}"
+        " ORDER BY due_at LIMIT 1 OFFSET ?"
+    ),
+    "dialed_count": "SELECT count(*) FROM calls WHERE dialed_at > ? AND dialed_at <= ?",
+    "scheduled_to_number": f"SELECT id FROM calls WHERE to_number = ? AND {_PENDING} AND {_OUTBOUND}",
+}
+"""The queries behind the booking limits, the daily dial cap and the do-not-call list's
+cancellations: each an index range, never a scan of the calls (tests/test_sqlite_store.py
+reads their plans)."""
 
 
 class SqliteCallStore(CallStore):
@@ -255,12 +324,18 @@ class SqliteCallStore(CallStore):
         detail: str,
         call_control_id: str | None = None,
         owner_id: int | None = None,
+        quota: BookingQuota | None = None,
     ) -> Call:
         now = self._clock.time()
         ref = unique_id()
         due_at = at.timestamp()
+        booking = _Booking(to=to, owner_id=owner_id, due_at=due_at, booked_at=now)
 
-        def insert(db: sqlite3.Connection) -> int:
+        def insert(db: sqlite3.Connection) -> int | OnDoNotCallList | LimitReached:
+            # A refusal is returned, not raised: raised, it would undo and rerun the whole batch.
+            refusal = None if quota is None else _refusal(db, quota, booking)
+            if refusal is not None:
+                return refusal
             cursor = db.execute(
                 "INSERT INTO calls (ref, direction, to_number, from_number, due_at, timezone, status, call_control_id,"
                 " owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -271,6 +346,8 @@ class SqliteCallStore(CallStore):
             return cursor.lastrowid
 
         call_id = await self._write(insert)
+        if isinstance(call_id, OnDoNotCallList | LimitReached):
+            raise call_id
         # Built from what was written rather than read back: nothing else can have changed it yet.
         created = epoch_to_datetime(now)
         return Call(
@@ -364,11 +441,13 @@ class SqliteCallStore(CallStore):
         sql = f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY {order} LIMIT ?"
         return await self._reader.run(lambda db: _calls(db, sql, (*params, limit)))
 
-    async def scheduled(self, *, after: float = -math.inf, until: float = math.inf) -> AsyncIterator[tuple[int, float]]:
+    async def scheduled(
+        self, *, after: float = -math.inf, until: float = math.inf
+    ) -> AsyncIterator[tuple[int, float, int | None]]:
         # Page by page, each page a whole query: no statement stays open between pages,
         # so the reader never holds an old snapshot while other reads wait behind it.
         sql = (
-            "SELECT id, due_at FROM calls WHERE status = ? AND (due_at, id) > (?, ?) AND due_at <= ?"
+            "SELECT id, due_at, owner_id FROM calls WHERE status = ? AND (due_at, id) > (?, ?) AND due_at <= ?"
             " ORDER BY due_at, id LIMIT ?"
         )
         last_due: float = after
@@ -376,11 +455,29 @@ class SqliteCallStore(CallStore):
         while True:
             params = (CallStatus.SCHEDULED, last_due, last_id, until, SCHEDULED_PAGE)
             page = await self._reader.run(partial(_fetch_all, sql=sql, params=params))
-            for call_id, due_at in page:
-                yield call_id, due_at
+            for call_id, due_at, owner_id in page:
+                yield call_id, due_at, owner_id
             if len(page) < SCHEDULED_PAGE:
                 return
-            last_id, last_due = page[-1]
+            last_id, last_due, _ = page[-1]
+
+    async def claim_for_dialing(self, call_id: int, *, calls_per_day: int, refuse: DialRefusal) -> Call | None:
+        now = self._clock.time()
+
+        def claim(db: sqlite3.Connection) -> Call | None:
+            call = _call_by(db, "id", call_id)
+            if call is None or call.status is not CallStatus.SCHEDULED:
+                return None
+            new, detail = _dial_outcome(db, call, now, calls_per_day, refuse)
+            sql = "UPDATE calls SET status = ?, updated_at = ?, dialed_at = ? WHERE id = ?"
+            db.execute(sql, (new, now, now if new is CallStatus.DIALING else None, call_id))
+            _insert_event(db, call_id, now, new, detail)
+            return _call_by(db, "id", call_id)
+
+        claimed = await self._write(claim)
+        if claimed is not None:
+            logger.info("call %s is %s: %s", call_id, claimed.status, claimed.events[-1].detail)
+        return claimed
 
     async def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
         statuses = [status.value for status in IN_PROGRESS]
@@ -416,6 +513,51 @@ class SqliteCallStore(CallStore):
         sql = "SELECT event_id, body FROM webhook_events WHERE processed_at IS NULL ORDER BY received_at LIMIT ?"
         rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(limit + len(exclude),)))
         return [(event_id, bytes(body)) for event_id, body in rows if event_id not in exclude][:limit]
+
+    async def add_to_do_not_call(
+        self, number: str, *, added_by: str, call_id: int | None = None
+    ) -> tuple[DoNotCallEntry, list[Call]]:
+        now = self._clock.time()
+        detail = "cancelled: the number asked never to be called (do-not-call list)"
+        sql = f"INSERT INTO do_not_call ({_DO_NOT_CALL_COLUMNS}) VALUES (?, ?, ?, ?) ON CONFLICT (number) DO NOTHING"
+
+        def add(db: sqlite3.Connection) -> tuple[DoNotCallEntry, list[Call]]:
+            db.execute(sql, (number, added_by, now, call_id))
+            entry = _do_not_call_by(db, number)
+            assert entry is not None
+            ids = [row[0] for row in db.execute(QUOTA_QUERIES["scheduled_to_number"], (number,))]
+            for scheduled_id in ids:
+                db.execute(
+                    "UPDATE calls SET status = ?, updated_at = ? WHERE id = ?",
+                    (CallStatus.CANCELLED, now, scheduled_id),
+                )
+                _insert_event(db, scheduled_id, now, CallStatus.CANCELLED, detail)
+            return entry, _calls_by_ids(db, ids)
+
+        entry, cancelled = await self._write(add)
+        logger.info(
+            "%s is on the do-not-call list (added by %s); %d calls cancelled", number, entry.added_by, len(cancelled)
+        )
+        return entry, cancelled
+
+    async def remove_from_do_not_call(self, number: str) -> DoNotCallEntry | None:
+        def remove(db: sqlite3.Connection) -> DoNotCallEntry | None:
+            entry = _do_not_call_by(db, number)
+            db.execute("DELETE FROM do_not_call WHERE number = ?", (number,))
+            return entry
+
+        removed = await self._write(remove)
+        if removed is not None:
+            logger.info("%s is off the do-not-call list", number)
+        return removed
+
+    async def do_not_call_entry(self, number: str) -> DoNotCallEntry | None:
+        return await self._reader.run(partial(_do_not_call_by, number=number))
+
+    async def list_do_not_call(self, *, limit: int = 100, offset: int = 0) -> list[DoNotCallEntry]:
+        sql = f"SELECT {_DO_NOT_CALL_COLUMNS} FROM do_not_call ORDER BY added_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=(limit, offset)))
+        return [_do_not_call_from_row(row) for row in rows]
 
     async def add_user(self, *, name: str, password_hash: str | None, is_admin: bool) -> User:
         now = self._clock.time()
@@ -798,3 +940,126 @@ def _call_from_row(row: sqlite3.Row, events: tuple[TimelineEntry, ...]) -> Call:
         updated_at=epoch_to_datetime(row["updated_at"]),
         events=events,
     )
+
+
+def _do_not_call_by(db: sqlite3.Connection, number: str) -> DoNotCallEntry | None:
+    row = db.execute(f"SELECT {_DO_NOT_CALL_COLUMNS} FROM do_not_call WHERE number = ?", (number,)).fetchone()
+    return _do_not_call_from_row(row) if row is not None else None
+
+
+def _do_not_call_from_row(row: sqlite3.Row) -> DoNotCallEntry:
+    return DoNotCallEntry(
+        number=row["number"],
+        added_by=row["added_by"],
+        added_at=epoch_to_datetime(row["added_at"]),
+        call_id=row["call_id"],
+    )
+
+
+def _calls_by_ids(db: sqlite3.Connection, call_ids: list[int]) -> list[Call]:
+    if not call_ids:
+        return []
+    sql = f"SELECT {_CALL_COLUMNS} FROM calls WHERE id IN ({', '.join('?' * len(call_ids))}) ORDER BY due_at, id"
+    return _calls(db, sql, call_ids)
+
+
+def _dial_outcome(
+    db: sqlite3.Connection, call: Call, now: float, calls_per_day: int, refuse: DialRefusal
+) -> tuple[CallStatus, str]:
+    """What becomes of a scheduled call at its time: dialed, or why it may not ring after all."""
+    entry = _do_not_call_by(db, call.to)
+    if entry is not None:
+        return CallStatus.CANCELLED, f"cancelled: {call.to} is on the do-not-call list (added by {entry.added_by})"
+    if calls_per_day > 0 and _scalar(db, QUOTA_QUERIES["dialed_count"], (now - DAY_S, now)) >= calls_per_day:
+        return CallStatus.MISSED, (
+            f"missed: the service's limit of {calls_per_day} calls in 24 hours was reached"
+            f" (protection.{Limit.CALLS_PER_DAY})"
+        )
+    reason = refuse(call)
+    if reason is not None:
+        return CallStatus.MISSED, f"missed: {reason}"
+    return CallStatus.DIALING, "dialing"
+
+
+@dataclass(frozen=True)
+class _Booking:
+    """A call about to be booked, as the limits see it."""
+
+    to: str
+    owner_id: int | None
+    due_at: float
+    booked_at: float
+
+
+def _refusal(db: sqlite3.Connection, quota: BookingQuota, booking: _Booking) -> OnDoNotCallList | LimitReached | None:
+    """Why the booking may not be stored: the do-not-call list first, then each limit in :class:`Limit`'s order."""
+    entry = _do_not_call_by(db, booking.to)
+    if entry is not None:
+        return OnDoNotCallList(entry)
+    allowed = {
+        Limit.CALLS_PER_NUMBER_PER_DAY: quota.calls_per_number_per_day,
+        Limit.PENDING_PER_NUMBER_PER_USER: quota.pending_per_number_per_owner,
+        Limit.PENDING_PER_USER: quota.pending_per_owner,
+        Limit.BOOKINGS_PER_USER_PER_HOUR: quota.bookings_per_owner_per_hour,
+        Limit.CALLS_PER_DAY: quota.calls_per_day,
+    }
+    for limit in Limit:
+        if allowed[limit] > 0:
+            reached = _LIMIT_CHECKS[limit](db, allowed[limit], booking)
+            if reached is not None:
+                return reached
+    return None
+
+
+def _calls_per_number_per_day(db: sqlite3.Connection, allowed: int, booking: _Booking) -> LimitReached | None:
+    params = (booking.to, booking.due_at - DAY_S, booking.due_at + DAY_S)
+    due_times = [row[0] for row in db.execute(QUOTA_QUERIES["calls_to_number"], params)]
+    if busiest_window(due_times, booking.due_at, DAY_S) < allowed:
+        return None
+    return LimitReached(Limit.CALLS_PER_NUMBER_PER_DAY, allowed, max(due_times) + DAY_S)
+
+
+def _pending_per_number_per_owner(db: sqlite3.Connection, allowed: int, booking: _Booking) -> LimitReached | None:
+    if _scalar(db, QUOTA_QUERIES["pending_to_number"], (booking.owner_id, booking.to)) < allowed:
+        return None
+    return LimitReached(Limit.PENDING_PER_NUMBER_PER_USER, allowed, None)
+
+
+def _pending_per_owner(db: sqlite3.Connection, allowed: int, booking: _Booking) -> LimitReached | None:
+    if _scalar(db, QUOTA_QUERIES["pending"], (booking.owner_id,)) < allowed:
+        return None
+    return LimitReached(Limit.PENDING_PER_USER, allowed, None)
+
+
+def _bookings_per_owner_per_hour(db: sqlite3.Connection, allowed: int, booking: _Booking) -> LimitReached | None:
+    params = (booking.owner_id, booking.booked_at - HOUR_S)
+    booked = _scalar(db, QUOTA_QUERIES["booked_count"], params)
+    if booked < allowed:
+        return None
+    # With more than ``allowed`` (a limit lowered since), several must leave the hour: the place
+    # comes free when the last of those does, the (booked - allowed + 1)th oldest.
+    leaving_last = _scalar(db, QUOTA_QUERIES["booked_nth"], (*params, booked - allowed))
+    return LimitReached(Limit.BOOKINGS_PER_USER_PER_HOUR, allowed, leaving_last + HOUR_S)
+
+
+def _calls_per_day(db: sqlite3.Connection, allowed: int, booking: _Booking) -> LimitReached | None:
+    params = (booking.due_at - DAY_S, booking.due_at)
+    due = _scalar(db, QUOTA_QUERIES["due_count"], params)
+    if due < allowed:
+        return None
+    leaving_last = _scalar(db, QUOTA_QUERIES["due_nth"], (*params, due - allowed))
+    return LimitReached(Limit.CALLS_PER_DAY, allowed, leaving_last + DAY_S)
+
+
+_LIMIT_CHECKS: dict[Limit, Callable[[sqlite3.Connection, int, _Booking], LimitReached | None]] = {
+    Limit.CALLS_PER_NUMBER_PER_DAY: _calls_per_number_per_day,
+    Limit.PENDING_PER_NUMBER_PER_USER: _pending_per_number_per_owner,
+    Limit.PENDING_PER_USER: _pending_per_owner,
+    Limit.BOOKINGS_PER_USER_PER_HOUR: _bookings_per_owner_per_hour,
+    Limit.CALLS_PER_DAY: _calls_per_day,
+}
+
+
+def _scalar(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Any:
+    """The one value a query selects (a count, a time)."""
+    return db.execute(sql, params).fetchone()[0]

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -38,6 +38,8 @@ MAX_RATE_LIMITED = 50
 COMMAND_ID_WINDOW_S = 60.0
 """Telnyx ignores a repeated command_id for this long only (reference section 7): a command
 sent again after that could be carried out twice, a dial become a second call."""
+RejectCause = Literal["USER_BUSY", "CALL_REJECTED"]
+"""What the caller of a rejected call is told: a busy line, or a declined call."""
 COMMAND_RETRY_WINDOW_S = COMMAND_ID_WINDOW_S - 10.0
 """No retry of a command begins later than this after its first try: the margin covers the
 request's own timeout and clocks that disagree."""
@@ -205,6 +207,16 @@ class TelnyxClient:
 
     async def hangup(self, call_control_id: str, *, command_id: str) -> None:
         await self._action(call_control_id, "hangup", {"command_id": command_id})
+
+    async def reject(
+        self, call_control_id: str, *, cause: RejectCause = "USER_BUSY", client_state: str, command_id: str
+    ) -> None:
+        """Turn away an incoming call not yet answered; Telnyx reports it ended by ``call.hangup``.
+
+        It costs nothing, as an answered call would.
+        """
+        body = {"cause": cause, "client_state": client_state, "command_id": command_id}
+        await self._action(call_control_id, "reject", body)
 
     async def _action(self, call_control_id: str, action: str, body: dict[str, Any]) -> None:
         """POST ``action`` to one call.

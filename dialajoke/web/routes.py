@@ -10,13 +10,14 @@ from aiohttp import web
 from .. import keys
 from ..config import CorsConfig
 from ..models import Access
-from . import account, api, health, users, views, webhook
+from . import account, api, do_not_call, health, users, views, webhook
 from .access import add_route, allow
 from .static import setup_static
 
 CALL_ID = "{call_id:[0-9]{1,19}}"
 KEY_ID = "{key_id:[a-z2-7]{8}}"
 USER_NAME = "{name:[A-Za-z0-9._@-]{1,64}}"
+E164_NUMBER = r"{number:\+[1-9][0-9]{6,14}}"
 
 
 def setup_routes(app: web.Application, cors: CorsConfig, static_dir: Path) -> None:
@@ -50,6 +51,16 @@ def _pages(app: web.Application) -> None:
     add_route(app, Access.ADMIN, "GET", "/users", users.users_page, name="users")
     add_route(app, Access.ADMIN, "POST", "/users", users.add_user, name="add_user")
     add_route(app, Access.ADMIN, "POST", f"/users/{USER_NAME}/disable", users.disable_user, name="disable_user")
+    add_route(app, Access.ADMIN, "GET", "/do-not-call", do_not_call.do_not_call_page, name="do_not_call")
+    add_route(app, Access.ADMIN, "POST", "/do-not-call", do_not_call.add_number, name="add_do_not_call")
+    add_route(
+        app,
+        Access.ADMIN,
+        "POST",
+        f"/do-not-call/{E164_NUMBER}/remove",
+        do_not_call.remove_number,
+        name="remove_do_not_call",
+    )
 
 
 def _operator(app: web.Application) -> None:
