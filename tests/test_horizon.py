@@ -97,7 +97,7 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
             clock.advance(PAGE_IN_RETRY_S)
             await wait_until(lambda: store.page_ins == 2, 5, "the page-in to be tried again")
             clock.advance(1900)  # the retry loaded only calls due within 1.5 h: the pager must go on
-            await wait_until(lambda: (call.id, None) in queue, 5, "the next page-in to queue the call")
+            await wait_until(lambda: (call.id, ada.id) in queue, 5, "the next page-in to queue the call")
             clock.advance(2 * 3600)
             await wait_until(lambda: fired == [call.id], 5, "the call to fall due")
     await store.close()

@@ -5,11 +5,15 @@ The clock starts at 09:00 UTC on Tue 24 Nov 2026: 04:00 in New York, 09:00 in Lo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from dialajoke import keys
 from dialajoke.config import ProtectionConfig
 
 from .service import Service
@@ -20,6 +24,24 @@ UK_MOBILE = "+447400123456"
 TWO_PAST_TWO_IN_LONDON_S = 17 * 3600 + 5 * 60
 """From the start (09:00 in London), 02:05 the next night there."""
 NOON_IN_NEW_YORK_S = 8 * 3600
+
+
+Client = TestClient[web.Request, web.Application]
+
+
+def number(index: int) -> str:
+    """A distinct Chicago number for each index."""
+    return f"+1312555{index:04d}"
+
+
+async def book_as(client: Client, service: Service, to: str, in_s: float = NOON_IN_NEW_YORK_S) -> tuple[int, Any]:
+    response = await client.post("/api/calls", json={"to": to, "at": service.iso_in(in_s), "timezone": "UTC"})
+    return response.status, await response.json()
+
+
+async def client_of(service: Service, name: str) -> Client:
+    await service.add_user(name)
+    return await service.new_client(await service.add_key(name))
 
 
 async def problem_of(service: Service, to: str, in_s: float) -> tuple[int, dict[str, Any]]:
@@ -132,3 +154,123 @@ async def test_each_refusal_has_a_page_that_explains_it(service: Service, slug: 
     response = await service.anonymous.get(f"/problems/{slug}")
     assert response.status == 200
     assert title in await response.text()
+
+
+async def test_twenty_bookings_of_one_number_for_the_same_second_take_one_per_user_and_three_a_day(
+    service: Service,
+) -> None:
+    answers = await asyncio.gather(*(book_as(service.client, service, MANHATTAN) for _ in range(20)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [422] * 19
+    refused = next(problem for status, problem in answers if status == 422)
+    assert refused["type"] == "/problems/limit-reached"
+    assert "you already have 1 call waiting to ring this number" in refused["detail"]
+    assert "protection.max_pending_per_number_per_user = 1" in refused["detail"]
+    assert [error["field"] for error in refused["errors"]] == ["to"]
+
+    others = [await client_of(service, name) for name in ("bob", "carol", "dave")]
+    answers = [await book_as(client, service, MANHATTAN) for client in others]
+    assert [status for status, _ in answers] == [201, 201, 422]
+    problem = answers[-1][1]
+    assert "this number already has 3 calls within 24 hours of that time, every user's counted" in problem["detail"]
+    assert "protection.max_calls_per_number_per_day = 3" in problem["detail"]
+    # The three are all due at noon in New York on the 24th: a fourth may ring 24 hours later.
+    assert "book it for 17:00 Wed 25 Nov (UTC, your time) or later" in problem["detail"]
+    assert (await book_as(others[-1], service, MANHATTAN, NOON_IN_NEW_YORK_S + 24 * 3600))[0] == 201
+
+
+async def test_a_client_hammering_bookings_gets_429_after_thirty_in_the_hour_until_the_hour_has_passed(
+    service: Service,
+) -> None:
+    for index in range(30):
+        status, call = await book_as(service.client, service, number(index))
+        assert status == 201, call
+        # Cancelled at once, so that no other limit than the rate is reached.
+        assert (await service.client.delete(f"/api/calls/{call['id']}")).status == 200
+    response = await service.client.post(
+        "/api/calls", json={"to": number(30), "at": service.iso_in(3600), "timezone": "UTC"}
+    )
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "3600"
+    problem = await response.json()
+    assert problem["type"] == "/problems/too-many-bookings"
+    assert (
+        "you booked 30 calls in the last hour (setting protection.max_bookings_per_user_per_hour = 30)"
+        in (problem["detail"])
+    )
+    assert "book again from 10:00 Tue 24 Nov (UTC, your time)" in problem["detail"]
+
+    service.clock.advance(3599)
+    assert (await book_as(service.client, service, number(30)))[0] == 429
+    service.clock.advance(1)
+    assert (await book_as(service.client, service, number(30)))[0] == 201
+
+
+async def test_the_form_answers_too_many_bookings_with_429_and_the_message_at_the_top(
+    start_service: StartService,
+) -> None:
+    service = await start_service(protection=ProtectionConfig(max_bookings_per_user_per_hour=1))
+    form = {"to": MANHATTAN, "date": "2026-11-24", "time": "12:00", "timezone": "America/New_York"}
+    assert (await service.post_form("/", form)).status == 303
+    response = await service.post_form("/", {**form, "to": number(1)})
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "3600"
+    page = await response.text()
+    assert "The call was not booked: you booked 1 call in the last hour" in page
+
+
+async def test_a_user_may_have_twenty_calls_waiting_and_another_once_one_is_cancelled(service: Service) -> None:
+    booked = [(await service.book(number(index)))["id"] for index in range(20)]
+    status, problem = await book_as(service.client, service, number(20))
+    assert (status, problem["type"]) == (422, "/problems/limit-reached")
+    assert (
+        "you already have 20 calls waiting to ring (setting protection.max_pending_per_user = 20)"
+        in (problem["detail"])
+    )
+    assert "errors" not in problem
+    await service.client.delete(f"/api/calls/{booked[0]}")
+    assert (await book_as(service.client, service, number(20)))[0] == 201
+
+
+async def test_an_admin_has_limits_of_their_own(start_service: StartService) -> None:
+    service = await start_service(protection=ProtectionConfig(max_pending_per_user=1, admin_max_pending_per_user=3))
+    assert [(await book_as(service.admin_client, service, number(index)))[0] for index in range(4)] == [
+        201,
+        201,
+        201,
+        422,
+    ]
+    _, problem = await book_as(service.admin_client, service, number(4))
+    assert "protection.admin_max_pending_per_user = 3" in problem["detail"]
+    assert [(await book_as(service.client, service, number(10 + index)))[0] for index in range(2)] == [201, 422]
+
+
+async def test_the_service_takes_at_most_max_calls_per_day_in_any_24_hours(start_service: StartService) -> None:
+    service = await start_service(protection=ProtectionConfig(max_calls_per_day=2))
+    bob = await client_of(service, "bob")
+    assert (await book_as(service.client, service, number(1)))[0] == 201
+    assert (await book_as(bob, service, number(2)))[0] == 201
+    status, problem = await book_as(bob, service, number(3))
+    assert (status, problem["type"]) == (422, "/problems/limit-reached")
+    assert "the service already has 2 calls due in the 24 hours up to that time" in problem["detail"]
+    assert "protection.max_calls_per_day = 2" in problem["detail"]
+    assert [error["field"] for error in problem["errors"]] == ["at"]
+    assert (await book_as(bob, service, number(3), NOON_IN_NEW_YORK_S + 24 * 3600))[0] == 201
+
+
+async def test_a_number_on_the_do_not_call_list_is_refused(service: Service) -> None:
+    await service.app[keys.STORE].add_to_do_not_call(MANHATTAN, added_by="an admin")
+    status, problem = await book_as(service.client, service, MANHATTAN)
+    assert (status, problem["type"]) == (422, "/problems/do-not-call")
+    assert f"the person at {MANHATTAN} asked never to be called" in problem["detail"]
+    assert [error["field"] for error in problem["errors"]] == ["to"]
+
+
+async def test_limits_survive_a_restart(start_service: StartService) -> None:
+    first = await start_service()
+    assert (await book_as(first.client, first, MANHATTAN))[0] == 201
+    await first.stop()
+    second = await start_service(first.config)
+    status, problem = await book_as(second.client, second, MANHATTAN)
+    assert (status, problem["type"]) == (422, "/problems/limit-reached")
+    assert "max_pending_per_number_per_user" in problem["detail"]

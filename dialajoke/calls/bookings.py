@@ -19,10 +19,10 @@ from ..clock import Clock
 from ..config import ProtectionConfig, SchedulerConfig
 from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
-from ..store import CallStore
+from ..store import BookingQuota, CallStore, Limit, LimitReached, OnDoNotCallList
 from .calling_hours import CallingHours
 from .destinations import Destinations
-from .refusals import destination_not_allowed, outside_calling_hours
+from .refusals import destination_not_allowed, limit_reached, on_do_not_call_list, outside_calling_hours
 from .validation import BookingRules, CallRequest, server_timezone
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class Bookings:
         self._destinations = Destinations.from_settings(protection, from_number)
         self._calling_hours = CallingHours.parse(protection.calling_hours) if protection.calling_hours else None
         self._keep_calling_hours = live or protection.calling_hours_on_simulator
+        self._protection = protection
         self._pager: UnifiedTimedQueue[str] = UnifiedTimedQueue(self._page_in, clock=clock)
         self._rules = BookingRules(
             now=datetime.fromtimestamp(0, UTC),
@@ -103,8 +104,8 @@ class Bookings:
         """Store the call, then queue it: once this returns the call survives a restart.
 
         :param principal: the user booking it, who alone (with the admins) may see and cancel it.
-        :raises BookingRefused: for a number the service may not ring, or a time outside the
-            callee's calling hours.
+        :raises BookingRefused: for a number the service may not ring, a time outside the
+            callee's calling hours, a number on the do-not-call list, or a limit reached.
         """
         if (reason := self._destinations.refusal(request.to)) is not None:
             raise destination_not_allowed(reason)
@@ -113,20 +114,52 @@ class Bookings:
             if self._keep_calling_hours:
                 raise outside_calling_hours(reason)
             detail += f"; outside calling hours: {reason}; live mode would refuse it"
-        call = await self._store.add_call(
-            direction=Direction.OUTBOUND,
-            to=request.to,
-            from_=self._from_number,
-            at=request.at,
-            timezone=request.timezone,
-            status=CallStatus.SCHEDULED,
-            detail=detail,
-            owner_id=principal.user_id,
-        )
+        try:
+            call = await self._store.add_call(
+                direction=Direction.OUTBOUND,
+                to=request.to,
+                from_=self._from_number,
+                at=request.at,
+                timezone=request.timezone,
+                status=CallStatus.SCHEDULED,
+                detail=detail,
+                owner_id=principal.user_id,
+                quota=self._quota(principal),
+            )
+        except OnDoNotCallList as refusal:
+            raise on_do_not_call_list(refusal, request.timezone) from None
+        except LimitReached as refusal:
+            setting = self._setting_of(refusal.limit, principal)
+            raise limit_reached(
+                refusal, setting=setting, now=self._clock.time(), booker_zone=request.timezone
+            ) from None
         if call.at.timestamp() <= self._loaded_until:
             self._queue.put((call.id, call.owner_id), call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
+
+    def _quota(self, principal: Principal) -> BookingQuota:
+        """The limits from the settings; an admin's own limits are higher, yet still there."""
+        protection = self._protection
+        return BookingQuota(
+            calls_per_number_per_day=protection.max_calls_per_number_per_day,
+            pending_per_number_per_owner=protection.max_pending_per_number_per_user,
+            pending_per_owner=(
+                protection.admin_max_pending_per_user if principal.is_admin else protection.max_pending_per_user
+            ),
+            bookings_per_owner_per_hour=(
+                protection.admin_max_bookings_per_user_per_hour
+                if principal.is_admin
+                else protection.max_bookings_per_user_per_hour
+            ),
+            calls_per_day=protection.max_calls_per_day,
+        )
+
+    @staticmethod
+    def _setting_of(limit: Limit, principal: Principal) -> str:
+        """The setting that set ``limit`` for this principal: an admin's own where there is one."""
+        admin_settings = {Limit.PENDING_PER_USER, Limit.BOOKINGS_PER_USER_PER_HOUR}
+        return f"admin_{limit}" if principal.is_admin and limit in admin_settings else str(limit)
 
     def _calling_hours_refusal(self, request: CallRequest) -> str | None:
         if self._calling_hours is None:
