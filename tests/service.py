@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from dialajoke import keys
 from dialajoke.accounts import Accounts
 from dialajoke.app import create_app
+from dialajoke.calls.opt_out import with_offer
 from dialajoke.config import AuthConfig, Config, DatabaseConfig, HttpConfig, SimulatorConfig, TelnyxConfig
-from dialajoke.models import User
+from dialajoke.models import Direction, User
 from dialajoke.simulator import TelnyxSimulator
 from dialajoke.store import SqliteCallStore
 
@@ -217,6 +218,11 @@ class Service:
 
         await wait_until(ended, timeout_s, lambda: f"call {call_id} to end; it is {call.get('status')!r}: {call}")
         return call
+
+
+def spoken(call: dict[str, Any]) -> str:
+    """What the person on a call heard, as the API shows the call: its joke, then the offer to press 9."""
+    return with_offer(call["joke"], Direction(call["direction"]))
 
 
 def csrf_token(page: str) -> str:

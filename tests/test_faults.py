@@ -8,7 +8,7 @@ import pytest
 
 from dialajoke.config import CallsConfig
 
-from .service import Service, quick_telnyx
+from .service import Service, quick_telnyx, spoken
 from .waiting import wait_until
 
 StartService = Callable[..., Awaitable[Service]]
@@ -23,7 +23,7 @@ async def test_a_dial_that_fails_in_passing_is_retried_and_placed_once(service: 
 
     assert call["status"] == "completed"
     [placed] = service.simulator.dialed()
-    assert placed.heard == [call["joke"]]
+    assert placed.heard == [spoken(call)]
 
 
 async def test_a_dial_answered_too_late_is_retried_with_the_same_command_id(start_service: StartService) -> None:
@@ -64,7 +64,7 @@ async def test_a_speak_that_fails_in_passing_is_retried(service: Service) -> Non
 
     assert call["status"] == "completed"
     [placed] = service.simulator.dialed()
-    assert placed.heard == [call["joke"]]
+    assert placed.heard == [spoken(call)]
     assert not service.simulator.faults.api_failures
 
 
@@ -80,7 +80,7 @@ async def test_a_speak_whose_answer_was_lost_is_retried_and_the_joke_told_once(s
 
     assert call["status"] == "completed"
     [placed] = service.simulator.dialed()
-    assert placed.heard == [call["joke"]]
+    assert placed.heard == [spoken(call)]
     assert placed.commands == ["speak", "hangup"]
 
 
@@ -105,7 +105,7 @@ async def test_a_speak_whose_answers_were_all_lost_is_not_failed_while_telnyx_sp
     assert while_unknown["status"] == "speaking"
     assert call["status"] == "completed"
     [placed] = service.simulator.dialed()
-    assert placed.heard == [call["joke"]]
+    assert placed.heard == [spoken(call)]
 
 
 async def test_a_call_that_goes_silent_ends_failed(start_service: StartService) -> None:
@@ -155,4 +155,4 @@ async def test_a_dial_whose_answer_was_lost_is_not_failed_while_telnyx_rings(sta
     assert call["status"] == "completed"
     assert any(event["detail"].startswith("dial outcome unknown") for event in call["events"])
     [placed] = service.simulator.dialed()
-    assert placed.heard == [call["joke"]]
+    assert placed.heard == [spoken(call)]

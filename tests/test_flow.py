@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .service import Service
+from .service import Service, spoken
 
 
 async def test_api_booking_rings_at_its_time_and_tells_the_joke(service: Service) -> None:
@@ -20,7 +20,7 @@ async def test_api_booking_rings_at_its_time_and_tells_the_joke(service: Service
     assert call["status"] == "completed"
     assert call["joke"]
     [simulated] = service.simulator.dialed("+12025550142")
-    assert simulated.heard == [call["joke"]]
+    assert simulated.heard == [spoken(call)]
     assert simulated.commands == ["speak", "hangup"]
     statuses = [event["status"] for event in call["events"]]
     assert statuses[:5] == ["scheduled", "dialing", "ringing", "answered", "speaking"]
@@ -93,5 +93,5 @@ async def test_someone_ringing_the_joke_line_hears_a_joke(service: Service) -> N
 
     assert (call["direction"], call["from"], call["status"]) == ("inbound", "+353861234567", "completed")
     [simulated] = service.simulator.calls.values()
-    assert simulated.heard == [call["joke"]]
+    assert simulated.heard == [spoken(call)]
     assert simulated.commands == ["answer", "speak", "hangup"]

@@ -16,7 +16,7 @@ from dialajoke.config import ProtectionConfig, TelnyxConfig
 from dialajoke.simulator import TelnyxSimulator
 
 from .clock import ManualClock
-from .service import Service, service_config
+from .service import Service, service_config, spoken
 
 
 @contextlib.asynccontextmanager
@@ -57,7 +57,7 @@ async def test_the_configured_account_places_the_call(live_service: Service) -> 
     assert call["status"] == "completed"
     assert call["from"] == "+13125550100"
     [placed] = live_service.simulator.dialed()
-    assert (placed.from_, placed.heard) == ("+13125550100", [call["joke"]])
+    assert (placed.from_, placed.heard) == ("+13125550100", [spoken(call)])
 
 
 async def test_no_simulator_is_mounted_and_info_says_live(live_service: Service) -> None:
@@ -76,4 +76,4 @@ async def test_the_configured_voice_tells_the_joke(
 
         assert call["status"] == "completed"
         [placed] = service.simulator.dialed()
-        assert placed.heard == [call["joke"]]
+        assert placed.heard == [spoken(call)]

@@ -15,13 +15,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from dialajoke.retries import RetryPolicy
-from dialajoke.simulator import TelnyxSimulator
+from dialajoke.simulator import TelnyxSimulator, core
 
 from .clock import ManualClock
 from .sleeps import RecordedSleep
+from .waiting import wait_until
 
 WAIT_S = 5.0
 CALLEE = "+12025550142"
+PRESSES_9 = "+12025550106"
+JOKE = "Why do programmers prefer dark mode? Because light attracts bugs."
 
 
 @dataclass
@@ -43,6 +46,15 @@ class Receiver:
     def of(self, event_type: str) -> list[dict[str, Any]]:
         return [event for event in self.events if event["event_type"] == event_type]
 
+    def story(self) -> list[str]:
+        """The events after the answer, with the key of a DTMF event and the status of an ended speech."""
+        told = []
+        for event in self.events:
+            payload = event["payload"]
+            detail = payload.get("digit") or payload.get("status")
+            told.append(f"{event['event_type']} {detail}" if detail else event["event_type"])
+        return told[told.index("call.answered") + 1 :] if "call.answered" in told else told
+
 
 @dataclass
 class Telnyx:
@@ -56,8 +68,8 @@ class Telnyx:
         async with self.session.post(self.base_url + path, json=body, headers=headers) as response:
             return response.status, await response.json()
 
-    async def dial(self, command_id: str = "call-1:dial") -> dict[str, Any]:
-        body = {"connection_id": "c", "to": CALLEE, "from": "+13125550100", "command_id": command_id}
+    async def dial(self, command_id: str = "call-1:dial", to: str = CALLEE) -> dict[str, Any]:
+        body = {"connection_id": "c", "to": to, "from": "+13125550100", "command_id": command_id}
         status, document = await self.post("/v2/calls", body)
         assert status == 200, document
         return dict(document["data"])
@@ -65,14 +77,16 @@ class Telnyx:
     async def action(self, call_control_id: str, action: str, **body: Any) -> tuple[int, dict[str, Any]]:
         return await self.post(f"/v2/calls/{call_control_id}/actions/{action}", body)
 
-    async def speak(self, call_control_id: str, command_id: str, **fields: Any) -> tuple[int, dict[str, Any]]:
+    async def speak(
+        self, call_control_id: str, command_id: str, payload: str = "A joke", **fields: Any
+    ) -> tuple[int, dict[str, Any]]:
         """A speak with a basic female voice, but for ``fields`` (None leaves a field out)."""
         voice = {"voice": "female", "service_level": "basic", "language": "en-US", **fields}
         sent = {name: value for name, value in voice.items() if value is not None}
-        return await self.action(call_control_id, "speak", payload="A joke", command_id=command_id, **sent)
+        return await self.action(call_control_id, "speak", payload=payload, command_id=command_id, **sent)
 
-    async def answered_call(self) -> str:
-        call_control_id = str((await self.dial())["call_control_id"])
+    async def answered_call(self, to: str = CALLEE) -> str:
+        call_control_id = str((await self.dial(to=to))["call_control_id"])
         await self.idle()
         assert self.receiver.of("call.answered"), self.receiver.events
         return call_control_id
@@ -364,3 +378,99 @@ async def test_past_its_cap_the_simulator_forgets_the_oldest_ended_calls_first(t
     assert list(telnyx.simulator.calls) == [third["call_control_id"], fourth["call_control_id"]]
     status, _ = await telnyx.action(oldest_live["call_control_id"], "hangup", command_id="call-2:hangup")
     assert status == 422
+
+
+# Keys pressed, and speeches stopped
+
+
+async def key_pressed(telnyx: Telnyx) -> None:
+    await wait_until(lambda: telnyx.receiver.of("call.dtmf.received"), WAIT_S, "the callee to press a key")
+
+
+async def test_the_reserved_callee_presses_9_halfway_through_the_joke(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call(to=PRESSES_9)
+    await telnyx.speak(call_control_id, "c:speak", JOKE)
+    await key_pressed(telnyx)
+
+    status, _ = await telnyx.speak(call_control_id, "c:bye", "Goodbye.", stop="current")
+    await telnyx.idle()
+
+    assert status == 200
+    assert telnyx.receiver.story() == [
+        "call.speak.started",
+        "call.dtmf.received 9",
+        "call.speak.ended completed",
+        "call.speak.started",
+        "call.speak.ended completed",
+    ]
+    [dtmf] = telnyx.receiver.of("call.dtmf.received")
+    assert (dtmf["payload"]["from"], dtmf["payload"]["to"]) == ("+13125550100", PRESSES_9)
+    [call] = telnyx.simulator.dialed()
+    assert call.heard == [JOKE[: len(JOKE) // 2], "Goodbye."]
+    assert call.summary()["pressed"] == ["9"]
+
+
+async def test_stop_all_also_drops_the_speeches_queued_behind(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call(to=PRESSES_9)
+    await telnyx.speak(call_control_id, "c:1", JOKE)
+    await key_pressed(telnyx)
+
+    await telnyx.speak(call_control_id, "c:2", "Queued.")
+    await telnyx.speak(call_control_id, "c:3", "Instead.", stop="all")
+    await telnyx.idle()
+
+    [call] = telnyx.simulator.dialed()
+    assert call.heard == [JOKE[: len(JOKE) // 2], "Instead."]
+
+
+async def test_a_joke_nobody_stops_after_the_key_is_heard_to_its_end(
+    telnyx: Telnyx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "KEY_REACTION_S", 0.0)
+    call_control_id = await telnyx.answered_call(to=PRESSES_9)
+
+    await telnyx.speak(call_control_id, "c:speak", JOKE)
+    await telnyx.idle()
+
+    [call] = telnyx.simulator.dialed()
+    assert call.heard == [JOKE]
+    assert telnyx.receiver.story() == ["call.speak.started", "call.dtmf.received 9", "call.speak.ended completed"]
+
+
+async def test_a_stop_telnyx_does_not_know_is_refused(telnyx: Telnyx) -> None:
+    call_control_id = await telnyx.answered_call()
+
+    status, document = await telnyx.speak(call_control_id, "c", stop="everything")
+
+    assert status == 422
+    [error] = document["errors"]
+    assert (error["code"], error["source"]) == ("10032", {"pointer": "/stop"})
+
+
+async def test_an_inbound_caller_can_press_9_during_the_first_speech(telnyx: Telnyx) -> None:
+    body = {"from": "+353861234567", "press": "9"}
+    async with telnyx.session.post(f"{telnyx.base_url}/inbound-calls", json=body) as response:
+        call_control_id = (await response.json())["data"]["call_control_id"]
+    await telnyx.idle()
+    await telnyx.action(call_control_id, "answer", command_id="in-1:answer")
+    await telnyx.idle()
+
+    await telnyx.speak(call_control_id, "in-1:speak", JOKE)
+    await key_pressed(telnyx)
+    await telnyx.action(call_control_id, "hangup", command_id="in-1:hangup")
+    await telnyx.idle()
+
+    [dtmf] = telnyx.receiver.of("call.dtmf.received")
+    assert (dtmf["payload"]["digit"], dtmf["payload"]["from"]) == ("9", "+353861234567")
+    assert telnyx.simulator.calls[call_control_id].pressed == ["9"]
+
+
+@pytest.mark.parametrize("press", ["x", 9, "9" * 17])
+async def test_an_inbound_caller_presses_only_keys_of_a_keypad(telnyx: Telnyx, press: object) -> None:
+    body = {"from": "+353861234567", "press": press}
+    async with telnyx.session.post(f"{telnyx.base_url}/inbound-calls", json=body) as response:
+        status, document = response.status, await response.json()
+
+    assert status == 422
+    assert document["errors"][0]["source"] == {"pointer": "/press"}
+    assert telnyx.simulator.calls == {}

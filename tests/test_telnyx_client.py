@@ -186,6 +186,18 @@ async def test_speak_posts_the_joke_to_the_calls_speak_action(start_telnyx: Star
     assert sent.body["voice"] == "female"
     assert sent.body["language"] == "en-US"
     assert sent.body["command_id"] == "call-1:speak"
+    assert "stop" not in sent.body
+
+
+async def test_a_speak_may_stop_the_speech_playing(start_telnyx: StartTelnyx) -> None:
+    fake, client = await start_telnyx()
+
+    await client.speak(
+        "v3:call-1", payload="Goodbye.", voice="female", language="en-US", command_id="call-1:opt-out", stop="current"
+    )
+
+    [sent] = fake.sent
+    assert (sent.body["stop"], sent.body["payload"]) == ("current", "Goodbye.")
 
 
 @pytest.mark.parametrize(

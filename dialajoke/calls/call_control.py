@@ -1,6 +1,8 @@
 """CallControl: dials due calls and turns each Telnyx event into the next command.
 
 answered -> speak the joke; speak ended -> hang up; hangup -> record the outcome.
+A 9 pressed while the joke plays puts the number on the do-not-call list, and the
+confirmation is spoken in the joke's place before the hangup.
 Webhooks come late, twice, or out of order (reference sections 5.3 and 6.2), so every
 step is a conditional status move in the store: a step that has already happened, or
 that the call has gone past, changes nothing.
@@ -26,6 +28,16 @@ from ..telnyx.events import TelnyxEvent, encode_client_state
 from .bookings import QueuedCall
 from .dialer import DialGate, GateClosed, Owner
 from .jokes import JokeSource
+from .opt_out import (
+    CONFIRMATION,
+    OPT_OUT_DIGIT,
+    OPTED_OUT,
+    fit_joke,
+    number_opting_out,
+    opt_out_note,
+    opted_out_by,
+    with_offer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +107,16 @@ class CallControl:
         self._dials = BackgroundTasks()
         self._interrupted_dials: list[QueuedCall] = []
         self._stopping = False
+        self._opting_out: set[int] = set()
+        """Calls whose 9 is being acted on, so that a second 9 arriving meanwhile is not."""
+        self._speeches_before_goodbye: dict[int, int] = {}
+        """Calls opted out during this run, each with how many speeches (the joke, stopped)
+        are still to report their end before the confirmation's end says to hang up."""
         self._handlers: dict[str, EventHandler] = {
             "call.initiated": self._on_initiated,
             "call.answered": self._on_answered,
             "call.speak.ended": self._on_speak_ended,
+            "call.dtmf.received": self._on_key,
             "call.hangup": self._on_hangup,
         }
 
@@ -330,14 +348,18 @@ class CallControl:
         await self._tell_joke(answered, call_control_id)
 
     async def _tell_joke(self, call: Call, call_control_id: str) -> None:
-        joke = await self._jokes.joke()
+        """Speak the joke and, in the same breath, the offer to press 9 (see :mod:`.opt_out`)."""
+        joke = fit_joke(await self._jokes.joke(), call.direction)
         speaking = await self._store.move(call.id, CallStatus.SPEAKING, "speaking the joke", joke=joke)
         if speaking is None:
+            return
+        if self._has_opted_out(speaking):
+            await self._store.add_note(call.id, "the joke is not told: the number opted out as the call was answered")
             return
         try:
             await self._telnyx.speak(
                 call_control_id,
-                payload=joke,
+                payload=with_offer(joke, call.direction),
                 voice=self._settings.voice,
                 language=self._settings.language,
                 command_id=f"{call.ref}:speak",
@@ -361,8 +383,84 @@ class CallControl:
         if not call_control_id:
             await self._unreachable(call, event, "hang up")
             return
+        if self._has_opted_out(call):
+            await self._after_opt_out_speech(call, call_control_id)
+            return
         await self._store.add_note(call.id, "joke spoken; hanging up")
         await self._hang_up(call, call_control_id)
+
+    async def _on_key(self, call: Call, event: TelnyxEvent) -> None:
+        """A key pressed on the call: 9 opts the number out for good; any other means nothing."""
+        if event.digit != OPT_OUT_DIGIT:
+            logger.debug("call %s: key %r pressed; only %s does anything", call.id, event.digit, OPT_OUT_DIGIT)
+            return
+        if call.status not in (CallStatus.ANSWERED, CallStatus.SPEAKING):
+            logger.debug("call %s: 9 pressed while %s; nothing to do", call.id, call.status)
+            return
+        if self._has_opted_out(call) or call.id in self._opting_out:
+            logger.debug("call %s: 9 pressed again; the number is on the do-not-call list already", call.id)
+            return
+        self._opting_out.add(call.id)
+        try:
+            await self._opt_out(call, event.call_control_id or call.call_control_id)
+        finally:
+            self._opting_out.discard(call.id)
+
+    async def _opt_out(self, call: Call, call_control_id: str | None) -> None:
+        """Put the number on the do-not-call list (its pending calls end cancelled), then say so.
+
+        The confirmation stops the joke, so the person hears it at once; the call is hung
+        up when it has been spoken (see :meth:`_after_opt_out_speech`).
+        """
+        number = number_opting_out(call)
+        if not number.startswith("+"):
+            await self._store.add_note(call.id, "9 was pressed, but from an unknown number: nothing to put on the list")
+            return
+        _, cancelled = await self._store.add_to_do_not_call(number, added_by=opted_out_by(call), call_id=call.id)
+        await self._store.add_note(call.id, opt_out_note(call, cancelled=len(cancelled)))
+        logger.info("call %s: the number opted out by pressing 9 and is on the do-not-call list", call.id)
+        self._speeches_before_goodbye[call.id] = 1 if call.status is CallStatus.SPEAKING else 0
+        if not call_control_id:
+            await self._store.add_note(call.id, "no call_control_id, so the confirmation cannot be spoken")
+            return
+        try:
+            await self._telnyx.speak(
+                call_control_id,
+                payload=CONFIRMATION,
+                voice=self._settings.voice,
+                language=self._settings.language,
+                command_id=f"{call.ref}:opt-out",
+                stop="current",
+            )
+        except TelnyxError as exc:
+            if exc.call_has_ended:
+                await self._store.add_note(call.id, "the call ended before the confirmation could be spoken")
+            elif exc.outcome_unknown:
+                await self._store.add_note(call.id, f"confirmation outcome unknown ({exc.describe()})")
+            else:
+                await self._store.add_note(call.id, f"confirmation failed: {exc.describe()}; hanging up")
+                await self._hang_up(call, call_control_id)
+
+    async def _after_opt_out_speech(self, call: Call, call_control_id: str) -> None:
+        """A speech ended after the opt-out: the joke it stopped, or the confirmation, which ends the call.
+
+        Telnyx documents no status of its own for a speech stopped by a later speak, so
+        the joke's end is told apart by counting: while the joke was playing at the
+        opt-out, the first speech to end is the joke. After a restart the count is gone,
+        and any speech that ends hangs up.
+        """
+        still_to_end = self._speeches_before_goodbye.get(call.id, 0)
+        if still_to_end:
+            self._speeches_before_goodbye[call.id] = still_to_end - 1
+            await self._store.add_note(call.id, "the joke stopped for the confirmation")
+            return
+        await self._store.add_note(call.id, "confirmation spoken; hanging up")
+        await self._hang_up(call, call_control_id)
+
+    def _has_opted_out(self, call: Call) -> bool:
+        return call.id in self._speeches_before_goodbye or any(
+            entry.detail.startswith(OPTED_OUT) for entry in call.events
+        )
 
     async def _unreachable(self, call: Call, event: TelnyxEvent, action: str) -> None:
         """No call_control_id, from the event or from before, so no command can reach the call.
@@ -391,6 +489,7 @@ class CallControl:
         if ended is not None:
             self._gate.release(call_id)
             self._watchdog.cancel(call_id)
+            self._speeches_before_goodbye.pop(call_id, None)
         return ended
 
     def _watch(self, call_id: int) -> None:

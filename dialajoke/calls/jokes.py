@@ -18,12 +18,12 @@ class JokeSource(Protocol):
     async def joke(self) -> str: ...
 
 
-def fit_for_speech(text: str) -> str:
-    """One line of plain text that Telnyx will accept for a single speak command."""
+def fit_for_speech(text: str, max_chars: int = MAX_SPEAK_CHARS) -> str:
+    """One line of plain text of at most ``max_chars`` (by default, what Telnyx accepts in one speak)."""
     flat = " ".join(text.split())
-    if len(flat) <= MAX_SPEAK_CHARS:
+    if len(flat) <= max_chars:
         return flat
-    return flat[: MAX_SPEAK_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return flat[: max_chars - 1].rsplit(" ", 1)[0] + "…"
 
 
 class OfflineJokes:

@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,13 @@ logger = logging.getLogger(__name__)
 SIMULATOR_NUMBER = "+12025550100"
 RING_S = 2.0
 SPEAK_CHARS_PER_S = 15.0
+KEY_REACTION_S = 5.0
+"""The rest of a speech during which the callee pressed a key lasts at least this long, in
+real time whatever ``time_scale`` says, so that the service's answer to the key (a speak
+that stops it, say) arrives while it still plays, as it would on a real call."""
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+MAX_PRESSES = 16
+STOPS = ("current", "all")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 MAX_CALLS = 1000
 """Calls the simulator remembers; past this, the oldest ended ones are forgotten first."""
@@ -46,6 +54,7 @@ class Behaviour(enum.Enum):
     UNREACHABLE = "cannot be reached (hangup_cause not_found)"
     HANGS_UP_MID_JOKE = "answers and hangs up in the middle of the joke"
     INVALID = "is refused by the dial request itself (422, code 10002)"
+    PRESSES_9 = "answers and presses 9 in the middle of the joke"
 
 
 RESERVED: dict[str, Behaviour] = {
@@ -54,7 +63,18 @@ RESERVED: dict[str, Behaviour] = {
     "+12025550103": Behaviour.UNREACHABLE,
     "+12025550104": Behaviour.HANGS_UP_MID_JOKE,
     "+12025550105": Behaviour.INVALID,
+    "+12025550106": Behaviour.PRESSES_9,
 }
+
+
+@dataclass
+class Speech:
+    """One speak command's text, queued, then played until it ends or a later speak stops it."""
+
+    text: str
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    spoken_chars: int = 0
+    """How much of the text had been heard when it was stopped."""
 
 
 @dataclass
@@ -70,6 +90,13 @@ class SimulatedCall:
     call_session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     call_leg_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     state: str = "ringing"
+    presses: str = ""
+    """The keys the person will press in the middle of the first speech they hear."""
+    pressed: list[str] = field(default_factory=list)
+    speeches: deque[Speech] = field(default_factory=deque)
+    """Speeches queued behind the one playing (Telnyx plays consecutive speaks in turn)."""
+    speaking: Speech | None = None
+    playing: bool = False
     heard: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     command_ids: dict[str, float] = field(default_factory=dict)
@@ -90,8 +117,15 @@ class SimulatedCall:
             "call_session_id": self.call_session_id,
             "call_leg_id": self.call_leg_id,
             "heard": self.heard,
+            "pressed": self.pressed,
             "commands": self.commands,
         }
+
+    def stop_speaking(self, *, clear_queue: bool) -> None:
+        if clear_queue:
+            self.speeches.clear()
+        if self.speaking is not None:
+            self.speaking.stopped.set()
 
 
 class TelnyxSimulator:
@@ -228,6 +262,7 @@ class TelnyxSimulator:
             client_state=body.get("client_state"),
             timeout_secs=timeout_secs,
             command_id=body.get("command_id"),
+            presses="9" if RESERVED.get(to) is Behaviour.PRESSES_9 else "",
         )
 
     async def _get_call(self, request: web.Request) -> web.Response:
@@ -285,16 +320,28 @@ class TelnyxSimulator:
         if not isinstance(voice, str) or not voice:
             raise ApiError(422, "10004", "Missing required parameter", "voice is required", "/voice")
         _check_voice(voice, body)
+        stop = body.get("stop")
+        if stop is not None and stop not in STOPS:
+            raise ApiError(422, "10032", "Invalid enum value", "stop must be 'current' or 'all'", "/stop")
         if call.state != "answered":
             raise ApiError(422, "90034", "Call not answered yet", "speak needs an answered call")
-        self._play(self._play_speech(call, payload))
+        if stop is not None:
+            call.stop_speaking(clear_queue=stop == "all")
+        call.speeches.append(Speech(payload))
+        if not call.playing:
+            call.playing = True
+            self._play(self._play_speeches(call))
 
     def _hangup(self, call: SimulatedCall, body: dict[str, Any]) -> None:
         cause = "normal_clearing" if call.state == "answered" else "originator_cancel"
         self._play(self._end(call, cause, source="caller"))
 
     async def _ring_inbound(self, request: web.Request) -> web.Response:
-        """Not a Telnyx endpoint: someone rings the service's number (``{"from": "+1..."}``)."""
+        """Not a Telnyx endpoint: someone rings the service's number (``{"from": "+1..."}``).
+
+        With ``"press": "9"`` (any keys of a phone's keypad) the caller presses those keys in
+        the middle of the first speech they hear.
+        """
         body = await json_body(request)
         call = SimulatedCall(
             call_control_id="v3:" + secrets.token_urlsafe(18),
@@ -303,6 +350,7 @@ class TelnyxSimulator:
             from_=e164(body, "from"),
             webhook_url=self._webhook_url,
             client_state=None,
+            presses=_keys_to_press(body),
         )
         self._remember(call)
         self._play(self._send(call, "call.initiated", direction="incoming", state="parked"))
@@ -341,7 +389,19 @@ class TelnyxSimulator:
             call.state = "answered"
             await self._send(call, "call.answered", state="answered")
 
-    async def _play_speech(self, call: SimulatedCall, text: str) -> None:
+    async def _play_speeches(self, call: SimulatedCall) -> None:
+        """Play the queued speeches in turn, as Telnyx does consecutive speaks."""
+        try:
+            while call.speeches and call.state == "answered":
+                call.speaking = call.speeches.popleft()
+                await self._play_speech(call, call.speaking)
+                call.speaking = None
+        finally:
+            call.speaking = None
+            call.playing = False
+
+    async def _play_speech(self, call: SimulatedCall, speech: Speech) -> None:
+        text = speech.text
         await self._send(call, "call.speak.started")
         if call.behaviour is Behaviour.HANGS_UP_MID_JOKE:
             await self._pause(len(text) / SPEAK_CHARS_PER_S / 2)
@@ -349,16 +409,52 @@ class TelnyxSimulator:
             await self._send(call, "call.speak.ended", status="call_hangup")
             await self._end(call, "normal_clearing", source="callee")
             return
-        await self._pause(len(text) / SPEAK_CHARS_PER_S)
-        if call.state == "answered":
+        if await self._speak_through(call, speech) and call.state == "answered":
             call.heard.append(text)
-            logger.info("simulator: %s heard: %s", call.to if call.direction == "outgoing" else call.from_, text)
+            logger.info("simulator: %s heard: %s", _person(call), text)
             await self._send(call, "call.speak.ended", status="completed")
+        elif call.state == "answered":
+            call.heard.append(text[: speech.spoken_chars])
+            logger.info("simulator: %s heard, before it was stopped: %s", _person(call), call.heard[-1])
+            # Telnyx documents no status for a speech that a later speak's `stop` cut off
+            # (only completed, call_hangup and cancelled_amd); the command did end, so the
+            # simulator reports it as completed, at once.
+            await self._send(call, "call.speak.ended", status="completed")
+
+    async def _speak_through(self, call: SimulatedCall, speech: Speech) -> bool:
+        """Play the speech to its end (True) or until a later speak stops it (False).
+
+        A person who is to press keys presses them halfway through the first speech.
+        """
+        keys, call.presses = call.presses, ""
+        if not keys:
+            return await self._speak_part(speech, len(speech.text))
+        half = len(speech.text) // 2
+        if not await self._speak_part(speech, half):
+            return False
+        for key in keys:
+            call.pressed.append(key)
+            logger.info("simulator: %s pressed %s", _person(call), key)
+            await self._send(call, "call.dtmf.received", digit=key)
+        return await self._speak_part(speech, len(speech.text) - half, at_least_s=KEY_REACTION_S)
+
+    async def _speak_part(self, speech: Speech, chars: int, at_least_s: float = 0.0) -> bool:
+        """Speak ``chars`` more of the speech; False if it was stopped first."""
+        seconds = max(chars / SPEAK_CHARS_PER_S * self._time_scale, at_least_s)
+        if speech.stopped.is_set():
+            return False
+        try:
+            await asyncio.wait_for(speech.stopped.wait(), seconds)
+        except TimeoutError:
+            speech.spoken_chars += chars
+            return True
+        return False
 
     async def _end(self, call: SimulatedCall, cause: str, source: str) -> None:
         if call.state == "ended":
             return
         call.state = "ended"
+        call.stop_speaking(clear_queue=True)
         await self._send(call, "call.hangup", hangup_cause=cause, hangup_source=source, state="hangup")
 
     async def _pause(self, seconds: float) -> None:
@@ -431,6 +527,19 @@ def _check_voice(voice: str, body: dict[str, Any]) -> None:
     if problems:
         field_name, detail = problems[0]
         raise ApiError(422, "10032", "Invalid enum value", f"{field_name} {detail}", f"/{field_name}")
+
+
+def _keys_to_press(body: dict[str, Any]) -> str:
+    keys = body.get("press", "")
+    if not isinstance(keys, str) or len(keys) > MAX_PRESSES or not set(keys) <= DTMF_KEYS:
+        detail = f"press is up to {MAX_PRESSES} keys of a phone's keypad: 0-9, *, #, A-D"
+        raise ApiError(422, "10032", "Invalid value", detail, "/press")
+    return keys
+
+
+def _person(call: SimulatedCall) -> str:
+    """The person on the far end: the callee we rang, or the caller who rang us."""
+    return call.to if call.direction == "outgoing" else call.from_
 
 
 def _not_delivered(delivered: bool) -> bool:

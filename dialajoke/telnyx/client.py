@@ -200,9 +200,24 @@ class TelnyxClient:
     async def answer(self, call_control_id: str, *, client_state: str, command_id: str) -> None:
         await self._action(call_control_id, "answer", {"client_state": client_state, "command_id": command_id})
 
-    async def speak(self, call_control_id: str, *, payload: str, voice: str, language: str, command_id: str) -> None:
-        """Queue ``payload`` to be spoken, at the service level ``voice`` belongs to (see :mod:`.voices`)."""
+    async def speak(
+        self,
+        call_control_id: str,
+        *,
+        payload: str,
+        voice: str,
+        language: str,
+        command_id: str,
+        stop: Literal["current", "all"] | None = None,
+    ) -> None:
+        """Queue ``payload`` to be spoken, at the service level ``voice`` belongs to (see :mod:`.voices`).
+
+        ``stop="current"`` ends the speech playing now, so that this one is heard next
+        (``"all"`` also drops what is queued behind it), reference section 3.
+        """
         body = {"payload": payload, **speak_fields(voice, language), "command_id": command_id}
+        if stop is not None:
+            body["stop"] = stop
         await self._action(call_control_id, "speak", body)
 
     async def hangup(self, call_control_id: str, *, command_id: str) -> None:

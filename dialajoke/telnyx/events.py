@@ -35,6 +35,8 @@ class TelnyxEvent:
     to: str | None = None
     hangup_cause: str | None = None
     status: str | None = None
+    digit: str | None = None
+    """The key pressed, for ``call.dtmf.received``: ``0``-``9``, ``*``, ``#`` (or ``A``-``D``)."""
 
     @property
     def ref(self) -> str | None:
@@ -66,6 +68,7 @@ def parse_event(body: bytes) -> TelnyxEvent:
         to=_text(payload, "to", "/data/payload/to"),
         hangup_cause=_text(payload, "hangup_cause", "/data/payload/hangup_cause"),
         status=_text(payload, "status", "/data/payload/status"),
+        digit=_text(payload, "digit", "/data/payload/digit"),
     )
 
 
