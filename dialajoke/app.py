@@ -255,7 +255,15 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
     call_control = app[keys.CALL_CONTROL]
     async with UnifiedTimedQueue(call_control.due, clock=app[keys.CLOCK]) as queue:
         app[keys.QUEUE] = queue
-        bookings = Bookings(app[keys.STORE], queue, app[keys.CLOCK], call_control.from_number, config.scheduler)
+        bookings = Bookings(
+            app[keys.STORE],
+            queue,
+            app[keys.CLOCK],
+            call_control.from_number,
+            config.scheduler,
+            config.protection,
+            live=config.telnyx.is_live,
+        )
         async with bookings:
             app[keys.BOOKINGS] = bookings
             await bookings.restore()

@@ -12,6 +12,7 @@ from dialajoke import keys
 from dialajoke.calls.bookings import PAGE_IN_RETRY_S, Bookings, QueuedCall
 from dialajoke.calls.validation import CallRequest
 from dialajoke.config import SchedulerConfig
+from dialajoke.models import Principal
 from dialajoke.scheduler import UnifiedTimedQueue
 from dialajoke.store import SqliteCallStore
 
@@ -89,13 +90,14 @@ async def test_a_failed_page_in_is_tried_again(database: Path, clock: ManualCloc
         async with bookings:
             await bookings.restore()
             request = CallRequest("+12025550142", datetime.fromtimestamp(clock.time() + 2 * 3600, UTC), "UTC")
-            call = await bookings.book(request)
+            ada = await store.add_user(name="ada", password_hash=None, is_admin=False)
+            call = await bookings.book(request, Principal(ada.id, ada.name, is_admin=False))
             clock.advance(1800)
             await wait_until(lambda: store.page_ins == 1, 5, "the first page-in, which fails")
             clock.advance(PAGE_IN_RETRY_S)
             await wait_until(lambda: store.page_ins == 2, 5, "the page-in to be tried again")
             clock.advance(1900)  # the retry loaded only calls due within 1.5 h: the pager must go on
-            await wait_until(lambda: (call.id, None) in queue, 5, "the next page-in to queue the call")
+            await wait_until(lambda: (call.id, ada.id) in queue, 5, "the next page-in to queue the call")
             clock.advance(2 * 3600)
             await wait_until(lambda: fired == [call.id], 5, "the call to fall due")
     await store.close()

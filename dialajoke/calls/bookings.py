@@ -16,10 +16,13 @@ import math
 from datetime import UTC, datetime
 
 from ..clock import Clock
-from ..config import SchedulerConfig
+from ..config import ProtectionConfig, SchedulerConfig
 from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
-from ..store import CallStore
+from ..store import BookingQuota, CallStore, Limit, LimitReached, OnDoNotCallList
+from .calling_hours import CallingHours
+from .destinations import Destinations
+from .refusals import destination_not_allowed, limit_reached, on_do_not_call_list, outside_calling_hours
 from .validation import BookingRules, CallRequest, server_timezone
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ class Bookings:
     :param from_number: the caller id our calls present.
     :param settings: the limits a booking must keep (region, zone, how far ahead), the
         misfire grace and the horizon.
+    :param protection: what protects the callees: destinations, calling hours, limits.
+    :param live: whether calls ring real phones; on the simulator, calling hours are only
+        noted unless ``protection.calling_hours_on_simulator`` says to keep them.
 
     ``async with bookings:`` runs the pager that brings calls into the queue.
     """
@@ -58,7 +64,11 @@ class Bookings:
         clock: Clock,
         from_number: str,
         settings: SchedulerConfig,
+        protection: ProtectionConfig | None = None,
+        *,
+        live: bool = False,
     ) -> None:
+        protection = protection or ProtectionConfig()
         self._store = store
         self._queue = queue
         self._clock = clock
@@ -67,6 +77,10 @@ class Bookings:
         self._horizon_s = settings.horizon_s
         self._loaded_until = -math.inf
         """Every scheduled call due up to this epoch time is on the queue."""
+        self._destinations = Destinations.from_settings(protection, from_number)
+        self._calling_hours = CallingHours.parse(protection.calling_hours) if protection.calling_hours else None
+        self._keep_calling_hours = live or protection.calling_hours_on_simulator
+        self._protection = protection
         self._pager: UnifiedTimedQueue[str] = UnifiedTimedQueue(self._page_in, clock=clock)
         self._rules = BookingRules(
             now=datetime.fromtimestamp(0, UTC),
@@ -86,25 +100,71 @@ class Bookings:
         """What a request arriving now must keep."""
         return dataclasses.replace(self._rules, now=datetime.fromtimestamp(self._clock.time(), UTC))
 
-    async def book(self, request: CallRequest, *, owner_id: int | None = None) -> Call:
+    async def book(self, request: CallRequest, principal: Principal) -> Call:
         """Store the call, then queue it: once this returns the call survives a restart.
 
-        :param owner_id: the user booking it, who alone (with the admins) may see and cancel it.
+        :param principal: the user booking it, who alone (with the admins) may see and cancel it.
+        :raises BookingRefused: for a number the service may not ring, a time outside the
+            callee's calling hours, a number on the do-not-call list, or a limit reached.
         """
-        call = await self._store.add_call(
-            direction=Direction.OUTBOUND,
-            to=request.to,
-            from_=self._from_number,
-            at=request.at,
-            timezone=request.timezone,
-            status=CallStatus.SCHEDULED,
-            detail=f"booked for {request.at.isoformat()}",
-            owner_id=owner_id,
-        )
+        if (reason := self._destinations.refusal(request.to)) is not None:
+            raise destination_not_allowed(reason)
+        detail = f"booked for {request.at.isoformat()}"
+        if (reason := self._calling_hours_refusal(request)) is not None:
+            if self._keep_calling_hours:
+                raise outside_calling_hours(reason)
+            detail += f"; outside calling hours: {reason}; live mode would refuse it"
+        try:
+            call = await self._store.add_call(
+                direction=Direction.OUTBOUND,
+                to=request.to,
+                from_=self._from_number,
+                at=request.at,
+                timezone=request.timezone,
+                status=CallStatus.SCHEDULED,
+                detail=detail,
+                owner_id=principal.user_id,
+                quota=self._quota(principal),
+            )
+        except OnDoNotCallList as refusal:
+            raise on_do_not_call_list(refusal, request.timezone) from None
+        except LimitReached as refusal:
+            setting = self._setting_of(refusal.limit, principal)
+            raise limit_reached(
+                refusal, setting=setting, now=self._clock.time(), booker_zone=request.timezone
+            ) from None
         if call.at.timestamp() <= self._loaded_until:
             self._queue.put((call.id, call.owner_id), call.at.timestamp())
         logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
+
+    def _quota(self, principal: Principal) -> BookingQuota:
+        """The limits from the settings; an admin's own limits are higher, yet still there."""
+        protection = self._protection
+        return BookingQuota(
+            calls_per_number_per_day=protection.max_calls_per_number_per_day,
+            pending_per_number_per_owner=protection.max_pending_per_number_per_user,
+            pending_per_owner=(
+                protection.admin_max_pending_per_user if principal.is_admin else protection.max_pending_per_user
+            ),
+            bookings_per_owner_per_hour=(
+                protection.admin_max_bookings_per_user_per_hour
+                if principal.is_admin
+                else protection.max_bookings_per_user_per_hour
+            ),
+            calls_per_day=protection.max_calls_per_day,
+        )
+
+    @staticmethod
+    def _setting_of(limit: Limit, principal: Principal) -> str:
+        """The setting that set ``limit`` for this principal: an admin's own where there is one."""
+        admin_settings = {Limit.PENDING_PER_USER, Limit.BOOKINGS_PER_USER_PER_HOUR}
+        return f"admin_{limit}" if principal.is_admin and limit in admin_settings else str(limit)
+
+    def _calling_hours_refusal(self, request: CallRequest) -> str | None:
+        if self._calling_hours is None:
+            return None
+        return self._calling_hours.refusal(request.to, request.at, request.timezone)
 
     async def cancel(self, call_id: int, *, by: Principal | None = None) -> Call:
         """Cancel a call not yet dialed.

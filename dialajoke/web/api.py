@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
 
 from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
+from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
 from ..store import MAX_ID
@@ -25,9 +27,21 @@ async def create_call(request: web.Request) -> web.Response:
         call_request = parse_json_request(document, bookings.rules())
     except InvalidRequest as exc:
         raise _invalid(exc.errors) from None
-    call = await bookings.book(call_request, owner_id=request[keys.PRINCIPAL].user_id)
+    try:
+        call = await bookings.book(call_request, request[keys.PRINCIPAL])
+    except BookingRefused as refused:
+        raise refused_problem(refused) from None
     location = str(request.app.router["api_call"].url_for(call_id=str(call.id)))
     return web.json_response(call_json(call), status=201, headers={"Location": location})
+
+
+def refused_problem(refused: BookingRefused) -> Problem:
+    """A refused booking as a problem: its type, its field in ``errors``, and Retry-After for a rate."""
+    headers = {}
+    if refused.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(refused.retry_after_s)))
+    errors = {refused.field: refused.message} if refused.field else None
+    return Problem.of(refused.slug, refused.status, refused.message, errors=errors, headers=headers)
 
 
 async def list_calls(request: web.Request) -> web.Response:

@@ -125,6 +125,33 @@ PROBLEM_TYPES = {
         "Request body too slow",
         "The request body did not arrive within http.body_timeout_s of its headers; send it in one go.",
     ),
+    "destination-not-allowed": (
+        "Number not allowed",
+        "The service does not ring this number: it calls only the countries in protection.allowed_countries (by"
+        " default the country of its own number) and the kinds of number in protection.allowed_number_types,"
+        " and never satellite, premium-rate, shared-cost or unknown numbers. The detail says which rule.",
+    ),
+    "calling-hours": (
+        "Outside calling hours",
+        "Calls ring only within protection.calling_hours on the callee's clock, in every time zone their number"
+        " may be in. The detail gives the callee's time and the next time allowed: book the call for then.",
+    ),
+    "do-not-call": (
+        "Number on the do-not-call list",
+        "The person at this number asked never to be called (they pressed 9, or an admin listed the number):"
+        " it cannot be booked. Only an admin can take a number off the list.",
+    ),
+    "limit-reached": (
+        "Limit reached",
+        "The booking would pass one of the limits that protect the people the service rings (calls per number"
+        " per day, calls waiting per user, calls per day for the whole service). The detail names the"
+        " setting and when a place frees up; an admin can change the setting.",
+    ),
+    "too-many-bookings": (
+        "Too many bookings",
+        "This user booked protection.max_bookings_per_user_per_hour calls in the last hour; book again after"
+        " the seconds in the Retry-After header.",
+    ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
     "storage-unavailable": (
         "Storage unavailable",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
+from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_form
 from ..models import FINAL_STATUSES, CallStatus, User
 from ..store import MAX_ID
@@ -19,6 +21,8 @@ from .problems import PROBLEM_TYPES, Problem
 TABLE_ROWS = 50
 BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
+FORM_FIELD_OF = {"at": "time"}
+"""The form's field for each API field a refusal may name; the form asks for ``at`` as a date and a time."""
 
 
 async def index(request: web.Request) -> web.Response:
@@ -33,7 +37,14 @@ async def book_call(request: web.Request) -> web.Response:
         call_request = parse_form(values, bookings.rules())
     except InvalidRequest as exc:
         return await _render_index(request, values=values, errors=exc.errors, status=400)
-    call = await bookings.book(call_request, owner_id=request[keys.PRINCIPAL].user_id)
+    try:
+        call = await bookings.book(call_request, request[keys.PRINCIPAL])
+    except BookingRefused as refused:
+        field = FORM_FIELD_OF.get(refused.field, refused.field)
+        response = await _render_index(request, values=values, errors={field: refused.message}, status=refused.status)
+        if refused.retry_after_s is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(refused.retry_after_s)))
+        return response
     location = request.app.router["index"].url_for().with_query(booked=str(call.id))
     raise web.HTTPSeeOther(location=location)
 
