@@ -17,8 +17,9 @@ from aiohttp import web
 from . import __version__, keys
 from .accounts import Accounts, session_key
 from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, OfflineJokes, WebhookInbox, calling_hours
+from .calls.destinations import Destinations
 from .clock import Clock, SystemClock
-from .config import Config, ConfigError, TelnyxConfig
+from .config import Config, ConfigError, ProtectionConfig, TelnyxConfig
 from .metrics import Metrics
 from .models import Access, Call
 from .retries import RetryPolicy
@@ -183,6 +184,7 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
             live=telnyx.is_live,
             on_simulator=config.protection.calling_hours_on_simulator,
         ),
+        destinations=destinations(config.protection, account.settings.from_number),
         max_calls_per_day=config.protection.max_calls_per_day,
     )
     async with call_control:
@@ -191,6 +193,14 @@ async def call_control_ctx(app: web.Application) -> AsyncIterator[None]:
         # under the cap before any due call is dialed or any late event is processed.
         await call_control.recover()
         yield
+
+
+def destinations(protection: ProtectionConfig, from_number: str) -> Destinations:
+    """The numbers the service may ring; a caller id in no one country, with no countries listed, stops start-up."""
+    try:
+        return Destinations.from_settings(protection, from_number)
+    except ValueError as exc:
+        raise ConfigError(f"protection.allowed_countries: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -77,3 +77,21 @@ async def test_once_the_days_calls_are_dialed_a_due_call_ends_missed(
     missed = next(call for call in ended if call["status"] == "missed")
     assert "limit of 1 calls in 24 hours" in missed["events"][-1]["detail"]
     assert len(capped.simulator.dialed()) == 1
+
+
+async def test_a_call_to_a_country_no_longer_allowed_is_not_dialed(
+    start_service: Callable[..., Awaitable[Service]], database: Path
+) -> None:
+    uk_mobile = "+447400123456"
+    wider = await start_service(
+        service_config(database, protection=ProtectionConfig(allowed_countries=("US", "GB"), calling_hours=""))
+    )
+    booked = await wider.book(uk_mobile, in_s=60)
+    await asyncio.wait_for(wider.stop(), 5)
+
+    narrower = await start_service(service_config(database, protection=ProtectionConfig(calling_hours="")))
+    missed = await narrower.run_until_final(booked["id"], advance_s=60)
+
+    assert missed["status"] == "missed"
+    assert "not dialed: calls to +44 numbers" in missed["events"][-1]["detail"]
+    assert narrower.simulator.dialed() == []

@@ -15,6 +15,7 @@ from dialajoke.calls.opt_out import CONFIRMATION, INBOUND_OFFER, OUTBOUND_OFFER,
 from dialajoke.models import CallStatus, Direction
 from dialajoke.simulator import core as simulator_core
 from dialajoke.store import BookingQuota, OnDoNotCallList
+from dialajoke.telnyx.events import TelnyxEvent
 
 from .service import Service, service_config, spoken
 
@@ -160,3 +161,21 @@ async def ring_in(service: Service, press: str) -> dict[str, Any]:
     await service.settle()
     [call] = (await (await service.admin_client.get("/api/calls")).json())["calls"]
     return await service.run_until_final(call["id"])
+
+
+async def test_a_9_that_reaches_the_service_after_the_hangup_still_lists_the_number(service: Service) -> None:
+    """Webhooks come in any order: "press 9, hang up" may be processed hangup first."""
+    booked = await service.book("+12025550142")
+    assert (await service.run_until_final(booked["id"], advance_s=60))["status"] == "completed"
+    store = service.app[keys.STORE]
+    call = await store.get_call(booked["id"])
+    assert call is not None
+    late_key = TelnyxEvent(
+        id="late-9", event_type="call.dtmf.received", call_control_id=call.call_control_id, digit="9"
+    )
+
+    await service.app[keys.CALL_CONTROL].handle(late_key)
+
+    assert await store.do_not_call_entry("+12025550142") is not None
+    spoken_after = [command for command in service.simulator.dialed("+12025550142")[0].commands if command == "speak"]
+    assert len(spoken_after) == 1, "no confirmation is spoken to a call that has ended"

@@ -93,6 +93,27 @@ async def test_a_call_interrupted_while_dialing_is_dialed_again_with_the_same_co
     assert "dialing again after a restart, with the same command_id" in [event["detail"] for event in call["events"]]
 
 
+async def test_a_call_interrupted_while_dialing_is_not_dialed_again_once_its_number_opted_out(
+    start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
+) -> None:
+    first = await start_service(service_config(database))
+    booked = await first.book("+12025550142", in_s=60)
+    await first.stop()
+    await interrupt_dial(database, clock, booked["id"])
+    store = await SqliteCallStore.open(database, clock)
+    try:
+        await store.add_to_do_not_call("+12025550142", added_by="the command line")
+    finally:
+        await store.close()
+
+    second = await start_service(service_config(database))
+    call = await second.run_until_final(booked["id"])
+
+    assert call["status"] == "cancelled"
+    assert "do-not-call list" in call["events"][-1]["detail"]
+    assert second.simulator.dialed() == []
+
+
 async def test_a_call_in_progress_at_a_restart_is_still_ended_by_its_webhooks_or_by_silence(
     start_service: Callable[..., Awaitable[Service]], database: Path
 ) -> None:

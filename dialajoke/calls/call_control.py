@@ -27,12 +27,14 @@ from ..telnyx.client import COMMAND_ID_WINDOW_S, TelnyxClient, TelnyxError
 from ..telnyx.events import TelnyxEvent, encode_client_state
 from .bookings import QueuedCall
 from .calling_hours import CallingHours
+from .destinations import Destinations
 from .dialer import DialGate, GateClosed, Owner
 from .jokes import JokeSource
 from .opt_out import (
     CONFIRMATION,
     OPT_OUT_DIGIT,
     OPTED_OUT,
+    dialable,
     fit_joke,
     number_opting_out,
     opt_out_note,
@@ -75,6 +77,7 @@ class CallControl:
         still rings if at most this late once it can; later than that, it is missed.
     :param calling_hours: checked again when a due call is about to be dialed: one pushed
         out of them (by a backlog, or a stop) is not dialed and ends ``missed``; None: any time.
+    :param destinations: checked again too, for calls booked before the settings narrowed them.
     :param max_calls_per_day: calls dialed in any 24 hours; past it a due call ends
         ``missed`` (0: no limit).
 
@@ -97,6 +100,7 @@ class CallControl:
         misfire_grace_s: float = math.inf,
         storage_retry_s: float = 5.0,
         calling_hours: CallingHours | None = None,
+        destinations: Destinations | None = None,
         max_calls_per_day: int = 0,
     ) -> None:
         self._store = store
@@ -110,6 +114,7 @@ class CallControl:
         self._misfire_grace_s = misfire_grace_s
         self._storage_retry_s = storage_retry_s
         self._calling_hours = calling_hours
+        self._destinations = destinations
         self._max_calls_per_day = max_calls_per_day
         self._watchdog: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._expire_silent_call, clock=clock)
         self._held_back: UnifiedTimedQueue[int] = UnifiedTimedQueue(self._due_again, clock=clock)
@@ -177,6 +182,12 @@ class CallControl:
             self._join_line(call_id, owner, urgent=True)
 
     async def _can_dial_again(self, call: Call) -> bool:
+        """Whether a dial interrupted by a stop may be sent again: soon enough, and to a number still callable."""
+        entry = await self._store.do_not_call_entry(call.to)
+        if entry is not None:
+            detail = f"cancelled: its dial was interrupted by a stop, and {call.to} went on the do-not-call list since"
+            await self._store.move(call.id, CallStatus.CANCELLED, detail, only_from={CallStatus.DIALING})
+            return False
         since_dial_s = self._clock.time() - call.updated_at.timestamp()
         if since_dial_s <= REDIAL_WINDOW_S:
             return True
@@ -307,7 +318,7 @@ class CallControl:
         not to be called, the day's calls are used up, or it is outside calling hours now.
         """
         call = await self._store.claim_for_dialing(
-            call_id, calls_per_day=self._max_calls_per_day, refuse=self._outside_calling_hours
+            call_id, calls_per_day=self._max_calls_per_day, refuse=self._may_not_ring
         )
         if call is not None:
             return call if call.status is CallStatus.DIALING else None
@@ -321,8 +332,10 @@ class CallControl:
         await self._store.add_note(call_id, "dialing again after a restart, with the same command_id")
         return call
 
-    def _outside_calling_hours(self, call: Call) -> str | None:
+    def _may_not_ring(self, call: Call) -> str | None:
         """Run by the store in the claim's transaction (on its writer thread): pure, and quick."""
+        if self._destinations is not None and (reason := self._destinations.refusal(call.to)) is not None:
+            return f"not dialed: {reason}"
         if self._calling_hours is None:
             return None
         return self._calling_hours.not_now(call.to, datetime.fromtimestamp(self._clock.time(), UTC))
@@ -411,35 +424,43 @@ class CallControl:
         await self._hang_up(call, call_control_id)
 
     async def _on_key(self, call: Call, event: TelnyxEvent) -> None:
-        """A key pressed on the call: 9 opts the number out for good; any other means nothing."""
+        """A key pressed on the call: 9 opts the number out for good; any other means nothing.
+
+        The number goes on the list whatever the call has become meanwhile: webhooks come in
+        any order, so "press 9, hang up" may reach the service hangup first, and the person
+        must still never be rung again. Only the spoken confirmation needs a call still up.
+        """
         if event.digit != OPT_OUT_DIGIT:
             logger.debug("call %s: key %r pressed; only %s does anything", call.id, event.digit, OPT_OUT_DIGIT)
-            return
-        if call.status not in (CallStatus.ANSWERED, CallStatus.SPEAKING):
-            logger.debug("call %s: 9 pressed while %s; nothing to do", call.id, call.status)
             return
         if self._has_opted_out(call) or call.id in self._opting_out:
             logger.debug("call %s: 9 pressed again; the number is on the do-not-call list already", call.id)
             return
         self._opting_out.add(call.id)
         try:
-            await self._opt_out(call, event.call_control_id or call.call_control_id)
+            if not await self._list_number(call):
+                return
+            if call.status in (CallStatus.ANSWERED, CallStatus.SPEAKING):
+                await self._confirm_opt_out(call, event.call_control_id or call.call_control_id)
         finally:
             self._opting_out.discard(call.id)
 
-    async def _opt_out(self, call: Call, call_control_id: str | None) -> None:
-        """Put the number on the do-not-call list (its pending calls end cancelled), then say so.
-
-        The confirmation stops the joke, so the person hears it at once; the call is hung
-        up when it has been spoken (see :meth:`_after_opt_out_speech`).
-        """
-        number = number_opting_out(call)
-        if not number.startswith("+"):
+    async def _list_number(self, call: Call) -> bool:
+        """Put the number that pressed 9 on the do-not-call list (its pending calls end cancelled)."""
+        number = dialable(number_opting_out(call))
+        if number is None:
             await self._store.add_note(call.id, "9 was pressed, but from an unknown number: nothing to put on the list")
-            return
+            return False
         _, cancelled = await self._store.add_to_do_not_call(number, added_by=opted_out_by(call), call_id=call.id)
         await self._store.add_note(call.id, opt_out_note(call, cancelled=len(cancelled)))
         logger.info("call %s: the number opted out by pressing 9 and is on the do-not-call list", call.id)
+        return True
+
+    async def _confirm_opt_out(self, call: Call, call_control_id: str | None) -> None:
+        """Say the number is listed; the confirmation stops the joke, so the person hears it at once.
+
+        The call is hung up when it has been spoken (see :meth:`_after_opt_out_speech`).
+        """
         self._speeches_before_goodbye[call.id] = 1 if call.status is CallStatus.SPEAKING else 0
         if not call_control_id:
             await self._store.add_note(call.id, "no call_control_id, so the confirmation cannot be spoken")

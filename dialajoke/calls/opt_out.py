@@ -8,6 +8,8 @@ Telnyx's limit on a payload.
 
 from __future__ import annotations
 
+import phonenumbers
+
 from ..models import Call, Direction
 from .jokes import MAX_SPEAK_CHARS, fit_for_speech
 
@@ -37,6 +39,20 @@ def with_offer(joke: str, direction: Direction) -> str:
 def number_opting_out(call: Call) -> str:
     """The number that pressed 9: the callee of a call we placed, the caller of one we took."""
     return call.to if call.direction is Direction.OUTBOUND else call.from_
+
+
+def dialable(number: str) -> str | None:
+    """The number in E.164, as the list and every booking keep it; None for one that names no phone.
+
+    A caller's number comes from Telnyx as the network gave it, not as a booking checked it.
+    """
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def opted_out_by(call: Call) -> str:

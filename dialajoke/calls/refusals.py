@@ -10,7 +10,7 @@ form as a message beside its ``field``.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..store import Limit, LimitReached, OnDoNotCallList
 
@@ -54,9 +54,8 @@ def on_do_not_call_list(refusal: OnDoNotCallList, booker_zone: str) -> BookingRe
         422,
         DO_NOT_CALL,
         "to",
-        f"the person at {entry.number} asked never to be called: the number has been on the do-not-call list"
-        f" since {_wall_text(entry.added_at.timestamp(), booker_zone)}, so it cannot be booked; only an admin can"
-        " take it off",
+        f"the person at {entry.number} asked never to be called: the number is on the do-not-call list, so it"
+        " cannot be booked; only an admin can take it off",
     )
 
 
@@ -76,7 +75,7 @@ def limit_reached(refusal: LimitReached, *, setting: str, now: float, booker_zon
                 LIMIT_REACHED,
                 "to",
                 f"this number already has {allowed} calls within 24 hours of that time, every user's counted {limit}:"
-                f" book it for {when} or later",
+                f" book it for {_day_text(reset_at, booker_zone)} or later",
             )
         case Limit.PENDING_PER_NUMBER_PER_USER:
             return BookingRefused(
@@ -111,6 +110,15 @@ def limit_reached(refusal: LimitReached, *, setting: str, now: float, booker_zon
                 f"the service already has {_calls(allowed)} due in the 24 hours up to that time, a ceiling on its"
                 f" bill {limit}: book a time from {when} on",
             )
+
+
+def _day_text(epoch: float | None, zone: str) -> str:
+    """The day after the one ``epoch`` falls on, on the booker's calendar: the calls that fill the
+    number's day may be other users', whose times are theirs alone."""
+    if epoch is None:
+        return "another day"
+    day = datetime.fromtimestamp(epoch, UTC).astimezone(zoneinfo.ZoneInfo(zone)) + timedelta(days=1)
+    return f"{day:%a} {day.day} {day:%b} ({zone})"
 
 
 def _calls(count: int) -> str:
