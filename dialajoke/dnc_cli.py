@@ -22,6 +22,7 @@ from .clock import SystemClock
 from .config import Config, ConfigError, load_config
 from .logs import E164_NUMBER, configure_logging
 from .store import CallStore, CannotOpenDatabase, SqliteCallStore, StorageUnavailable
+from .users_cli import print_table, when
 
 logger = logging.getLogger(__name__)
 
@@ -125,18 +126,10 @@ async def _list(store: CallStore, args: argparse.Namespace) -> None:
         print("no number is on the do-not-call list")
         return
     rows = [
-        (
-            entry.number,
-            entry.added_at.strftime("%Y-%m-%d %H:%M UTC"),
-            str(entry.call_id) if entry.call_id is not None else "-",
-            entry.added_by,
-        )
+        (entry.number, when(entry.added_at), str(entry.call_id) if entry.call_id is not None else "-", entry.added_by)
         for entry in entries
     ]
-    header = ("NUMBER", "ADDED", "CALL", "ADDED BY")
-    widths = [max(len(line[column]) for line in (header, *rows)) for column in range(len(header))]
-    for line in (header, *rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    print_table(("NUMBER", "ADDED", "CALL", "ADDED BY"), rows)
 
 
 def _who() -> str:

@@ -162,8 +162,8 @@ async def _list(accounts: Accounts, args: argparse.Namespace) -> None:
     rows = []
     for user in users:
         in_use = [key for key in await accounts.list_keys(user.id) if not key.is_revoked]
-        rows.append((user.name, _yes_no(user.is_admin), _when(user.disabled_at), str(len(in_use))))
-    _print_table(("NAME", "ADMIN", "DISABLED", "KEYS"), rows)
+        rows.append((user.name, _yes_no(user.is_admin), when(user.disabled_at), str(len(in_use))))
+    print_table(("NAME", "ADMIN", "DISABLED", "KEYS"), rows)
 
 
 async def _disable(accounts: Accounts, args: argparse.Namespace) -> None:
@@ -185,11 +185,11 @@ async def _list_keys(accounts: Accounts, args: argparse.Namespace) -> None:
     if not keys:
         print(f"{user.name} has no API keys: add one with `python -m dialajoke users keys add {user.name}`")
         return
-    _print_table(("ID", "NAME", "CREATED", "LAST USED", "REVOKED"), [_key_row(key) for key in keys])
+    print_table(("ID", "NAME", "CREATED", "LAST USED", "REVOKED"), [_key_row(key) for key in keys])
 
 
 def _key_row(key: ApiKey) -> tuple[str, ...]:
-    return key.id, key.name, _when(key.created_at), _when(key.last_used_at), _when(key.revoked_at)
+    return key.id, key.name, when(key.created_at), when(key.last_used_at), when(key.revoked_at)
 
 
 async def _revoke_key(accounts: Accounts, args: argparse.Namespace) -> None:
@@ -205,11 +205,12 @@ def _yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def _print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Columns as wide as their widest cell, for people and ``awk`` alike (the ``dnc`` command prints with it too)."""
     lines = [header, *rows]
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
     for line in lines:
