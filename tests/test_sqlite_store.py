@@ -394,8 +394,9 @@ async def test_no_limit_or_dial_cap_query_scans_the_calls(database: Path, clock:
         }
 
     for name, plan in plans.items():
-        assert plan[0].startswith("SEARCH calls USING "), (name, plan)
-        assert not [step for step in plan if step.startswith("SCAN")], (name, plan)
+        assert [step for step in plan if step.startswith("SEARCH calls USING ")], (name, plan)
+        # A count bounded by the limit reads its own subquery's rows, never the calls themselves.
+        assert not [step for step in plan if step.startswith("SCAN calls")], (name, plan)
 
 
 # Failed sign-ins

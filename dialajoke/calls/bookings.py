@@ -107,7 +107,7 @@ class Bookings:
         :raises BookingRefused: for a number the service may not ring, a time outside the
             callee's calling hours, a number on the do-not-call list, or a limit reached.
         """
-        if (reason := self._destinations.refusal(request.to)) is not None:
+        if (reason := self._destinations.refusal(request.number or request.to)) is not None:
             raise destination_not_allowed(reason)
         detail = f"booked for {request.at.isoformat()}"
         if (reason := self._calling_hours_refusal(request)) is not None:
@@ -164,7 +164,7 @@ class Bookings:
     def _calling_hours_refusal(self, request: CallRequest) -> str | None:
         if self._calling_hours is None:
             return None
-        return self._calling_hours.refusal(request.to, request.at, request.timezone)
+        return self._calling_hours.refusal(request.number or request.to, request.at, request.timezone)
 
     async def cancel(self, call_id: int, *, by: Principal | None = None) -> Call:
         """Cancel a call not yet dialed.

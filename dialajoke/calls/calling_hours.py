@@ -71,7 +71,7 @@ class CallingHours:
         )
         return next((opening for opening in openings if opening > moment and self.is_allowed(zones, opening)), None)
 
-    def refusal(self, number: str, moment: datetime, booker_zone: str) -> str | None:
+    def refusal(self, number: str | phonenumbers.PhoneNumber, moment: datetime, booker_zone: str) -> str | None:
         """Why a call to ``number`` may not ring at ``moment``, in words for the person booking it; None if it may.
 
         :param booker_zone: the zone of the person booking, so the next allowed time is also told on their clock.
@@ -98,7 +98,7 @@ class CallingHours:
             f" ({_wall_text(following, booker_zone)}, {booker_zone}, your time)"
         )
 
-    def not_now(self, number: str, moment: datetime) -> str | None:
+    def not_now(self, number: str | phonenumbers.PhoneNumber, moment: datetime) -> str | None:
         """Why a due call to ``number`` may not ring at ``moment`` after all (it was booked inside the hours,
         and a backlog or a stop pushed it out); None if it may."""
         zones = zones_of(number)
@@ -113,7 +113,7 @@ class CallingHours:
         )
 
     def _inside(self, zone: str, moment: datetime) -> bool:
-        local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+        local = moment.astimezone(_zone(zone))
         seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
         return self.start_s <= seconds < self.end_s
 
@@ -123,7 +123,7 @@ class CallingHours:
         A start time skipped when the clocks go forward opens the window when they do:
         between the two readings of that wall time, the first second inside the window.
         """
-        start = datetime.combine(day, time(self.start_s // 3600, self.start_s // 60 % 60), zoneinfo.ZoneInfo(zone))
+        start = datetime.combine(day, time(self.start_s // 3600, self.start_s // 60 % 60), _zone(zone))
         late = start.astimezone(UTC)
         early = start.replace(fold=1).astimezone(UTC)
         if early >= late:
@@ -148,16 +148,15 @@ def enforced(calling_hours: str, *, live: bool, on_simulator: bool) -> CallingHo
     return CallingHours.parse(calling_hours)
 
 
-def zones_of(number: str) -> tuple[str, ...]:
+def zones_of(number: str | phonenumbers.PhoneNumber) -> tuple[str, ...]:
     """The IANA zones an E.164 number may ring in; empty when they cannot be told.
 
     phonenumbers knows the zones of a number's area or, for a mobile, of its country;
     when it does not, the zones of every country that shares the number's calling code
     stand in for them.
     """
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
+    parsed = _parsed(number)
+    if parsed is None:
         return ()
     zones = tuple(zone for zone in number_zones.time_zones_for_number(parsed) if zone != number_zones.UNKNOWN_TIMEZONE)
     if not zones:
@@ -166,9 +165,20 @@ def zones_of(number: str) -> tuple[str, ...]:
     return tuple(zone for zone in zones if _is_known_zone(zone))
 
 
-def _best_known(number: str, zones: list[str]) -> str:
+def _parsed(number: str | phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | None:
+    """The number as phonenumbers reads it (once: a booking hands over the number it has read already)."""
+    if isinstance(number, phonenumbers.PhoneNumber):
+        return number
+    try:
+        return phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _best_known(number: str | phonenumbers.PhoneNumber, zones: list[str]) -> str:
     """Of several zones, the one a person would name for the number's country (Europe/London, not Europe/Jersey)."""
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(number)) or ""
+    parsed = _parsed(number)
+    region = (phonenumbers.region_code_for_number(parsed) if parsed is not None else None) or ""
     home = _zones_of_region().get(region, ())
     return next((zone for zone in zones if zone in home), zones[0])
 
@@ -185,6 +195,13 @@ def _zones_of_region() -> dict[str, tuple[str, ...]]:
         for region in regions.split(","):
             found.setdefault(region, []).append(zone)
     return {region: tuple(zones) for region, zones in found.items()}
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """The zone, kept: zoneinfo holds only the last few zones used, so a rule that reads a dozen
+    zones for every booking would otherwise read their files from disk again and again."""
+    return zoneinfo.ZoneInfo(name)
 
 
 @functools.cache
@@ -211,5 +228,5 @@ def _clock_text(seconds: int) -> str:
 
 def _wall_text(moment: datetime, zone: str, *, with_day: str = "") -> str:
     """``02:05 on Thu 26 Nov`` (or ``09:00 Thu 26 Nov``): a wall time and its day in ``zone``."""
-    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    local = moment.astimezone(_zone(zone))
     return f"{local:%H:%M} {with_day}{local:%a} {local.day} {local:%b}"

@@ -74,10 +74,11 @@ class Destinations:
             allowed_types=frozenset(protection.allowed_number_types),
         )
 
-    def refusal(self, number: str) -> str | None:
-        """Why the service may not ring ``number`` (E.164), in words for the person booking it; None if it may."""
+    def refusal(self, number: str | phonenumbers.PhoneNumber) -> str | None:
+        """Why the service may not ring ``number`` (E.164, or as phonenumbers read it), in words for the person
+        booking it; None if it may."""
         try:
-            parsed = phonenumbers.parse(number)
+            parsed = number if isinstance(number, phonenumbers.PhoneNumber) else phonenumbers.parse(number)
         except phonenumbers.NumberParseException:
             return "this is not a phone number in E.164 form, e.g. +13125550100, so it cannot be called"
         region = phonenumbers.region_code_for_number(parsed)

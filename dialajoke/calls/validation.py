@@ -10,7 +10,7 @@ import os
 import unicodedata
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ class CallRequest:
     to: str
     at: datetime
     timezone: str
+    number: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
+    """``to`` as phonenumbers read it, so that the rules after these checks need not read it again."""
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,18 @@ def parse_json_request(document: Any, rules: BookingRules) -> CallRequest:
     if not isinstance(document, dict):
         raise InvalidRequest({"": 'send a JSON object such as {"to": "+13125550100", "at": "2030-01-01T09:00:00Z"}'})
     errors: dict[str, str] = {}
-    to = _collect(errors, "to", lambda: phone_number(document.get("to"), rules.default_region))
+    number = _collect(errors, "to", lambda: parsed_phone_number(document.get("to"), rules.default_region))
     zone = _collect(errors, "timezone", lambda: timezone_name(document.get("timezone") or rules.default_timezone))
     at = _collect(errors, "at", lambda: _check_window(_iso_datetime(document.get("at")), rules))
     if errors:
         raise InvalidRequest(errors)
-    return CallRequest(to, at, zone)
+    return CallRequest(e164(number), at, zone, number)
 
 
 def parse_form(form: Mapping[str, str], rules: BookingRules) -> CallRequest:
     """The page's fields: ``to``, ``date`` (YYYY-MM-DD), ``time`` (HH:MM) and the browser's ``timezone``."""
     errors: dict[str, str] = {}
-    to = _collect(errors, "to", lambda: phone_number(form.get("to"), rules.default_region))
+    number = _collect(errors, "to", lambda: parsed_phone_number(form.get("to"), rules.default_region))
     zone = _collect(errors, "timezone", lambda: timezone_name(form.get("timezone") or rules.default_timezone))
     day = _collect(errors, "date", lambda: _form_date(form.get("date")))
     clock_time = _collect(errors, "time", lambda: _form_time(form.get("time")))
@@ -78,7 +80,7 @@ def parse_form(form: Mapping[str, str], rules: BookingRules) -> CallRequest:
         at = _collect(errors, "time", lambda: _check_window(local_datetime(day, clock_time, zone), rules))
     if errors or at is None:
         raise InvalidRequest(errors)
-    return CallRequest(to, at.astimezone(UTC), zone)
+    return CallRequest(e164(number), at.astimezone(UTC), zone, number)
 
 
 class _FieldProblem(ValueError):
@@ -95,6 +97,15 @@ def _collect(errors: dict[str, str], name: str, check: Any) -> Any:
 
 def phone_number(raw: object, default_region: str) -> str:
     """A possible and valid number, in E.164; numbers without a + are read in ``default_region``."""
+    return e164(parsed_phone_number(raw, default_region))
+
+
+def e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parsed_phone_number(raw: object, default_region: str) -> phonenumbers.PhoneNumber:
+    """:func:`phone_number`, as phonenumbers reads it."""
     if not isinstance(raw, str) or not raw.strip():
         raise _FieldProblem("enter the phone number to call, e.g. +1 312 555 0100")
     _refuse_invisible_characters(raw)
@@ -120,7 +131,7 @@ def phone_number(raw: object, default_region: str) -> str:
         raise _FieldProblem("no phone can have this number: check the country code and the area code")
     if kind in COSTLY_NUMBER_TYPES:
         raise _FieldProblem("premium-rate and shared-cost numbers cannot be called")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed
 
 
 def _refuse_invisible_characters(raw: str) -> None:
