@@ -71,5 +71,6 @@ def bench(c: Context, quick: bool = False) -> None:
     c.run(f"{sys.executable} -m bench.plot {'queue-quick' if quick else 'queue'}")
     c.run(f"{sys.executable} -m bench.service_bench{flag}", pty=sys.stdout.isatty())
     c.run(f"{sys.executable} -m bench.auth_bench{flag}", pty=sys.stdout.isatty())
+    c.run(f"{sys.executable} -m bench.protection_bench{flag}", pty=sys.stdout.isatty())
     c.run(f"{sys.executable} -m bench.million_bench{flag}", pty=sys.stdout.isatty())
     c.run(f"{sys.executable} -m bench.dial_bench{flag}", pty=sys.stdout.isatty())

@@ -51,7 +51,7 @@ from dialajoke.config import load_config
 from dialajoke.web import access_middleware, csrf_middleware, session_middleware
 from dialajoke.web.problems import Problem
 
-from .common import SERVER_CPU, pin_this_process, table, write_results
+from .common import NO_PROTECTION, SERVER_CPU, pin_this_process, table, write_results
 from .service_bench import booking_requests, load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,7 @@ class Bench:
             "DIALAJOKE_TEMPLATES_DIR": str(PROJECT / "templates"),
             "DIALAJOKE_STATIC_DIR": str(PROJECT / "static"),
             "DIALAJOKE_LOG_LEVEL": "ERROR",
+            **NO_PROTECTION,
         }
         self.app = create_app(load_config(PROJECT / "config.dev.json", environ))
         self.server = TestServer(self.app, host="127.0.0.1", port=port)

@@ -23,6 +23,25 @@ PROJECT = RESULTS.parent.parent
 SERVER_CPU, LOAD_CPU = 0, 1
 """The service under test runs on one core and what loads it on the other, where the machine has two."""
 PACKAGES = ("aiohttp", "PyNaCl", "phonenumbers", "APScheduler")
+NO_PROTECTION = {
+    "DIALAJOKE_PROTECTION__CALLING_HOURS": "",
+    "DIALAJOKE_PROTECTION__ALLOWED_COUNTRIES": "*",
+    **{
+        f"DIALAJOKE_PROTECTION__{name.upper()}": "0"
+        for name in (
+            "max_calls_per_number_per_day",
+            "max_pending_per_number_per_user",
+            "max_pending_per_user",
+            "max_bookings_per_user_per_hour",
+            "admin_max_pending_per_user",
+            "admin_max_bookings_per_user_per_hour",
+            "max_calls_per_day",
+        )
+    },
+}
+"""Every rule that protects callees off: the other benchmarks book thousands of calls as one user,
+at whatever hour the wall clock says, to measure something else. bench/protection_bench.py
+measures what the rules cost."""
 
 
 def machine() -> dict[str, Any]:

@@ -35,7 +35,7 @@ from aiohttp.test_utils import unused_port
 
 from dialajoke.store.sqlite import SCHEMA
 
-from .common import LOAD_CPU, SERVER_CPU, pin_this_process, pinned, summary_ms, table, write_results
+from .common import LOAD_CPU, NO_PROTECTION, SERVER_CPU, pin_this_process, pinned, summary_ms, table, write_results
 
 PROJECT = Path(__file__).resolve().parent.parent
 RATE_PER_S = 1000
@@ -116,6 +116,7 @@ async def measure(firing: int, pending: int, program: str = SERVICE) -> dict[str
             "DIALAJOKE_TELNYX__MAX_DIALS_PER_SECOND": str(RATE_PER_S * 10),
             "DIALAJOKE_TELNYX__MAX_CONCURRENT_CALLS": str(WARM_UP_CALLS + firing + 1),
             "DIALAJOKE_CALLS__STALE_AFTER_S": "86400",
+            **NO_PROTECTION,
         }
         args = ["-m", "dialajoke"]
         if program == FLOOR:

@@ -1,5 +1,5 @@
--- wrk script: replays pre-built requests (one per line: path TAB timestamp TAB signature TAB body;
--- a line without a body is a GET)
+-- wrk script: replays pre-built requests (one per line: path TAB timestamp TAB signature TAB body,
+-- and optionally TAB an API key for this request alone; a line without a body is a GET)
 -- and prints a JSON summary that the benchmark reads.
 -- Arguments: the requests file, then optionally an API key, sent as a bearer token on every /api/ request.
 local requests = {}
@@ -8,10 +8,14 @@ local counter = 0
 init = function(args)
   local key = args[2]
   for line in io.lines(args[1]) do
-    local path, timestamp, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    local path, timestamp, signature, body, own_key = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
+    if not path then
+      path, timestamp, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    end
     local headers = {["Content-Type"] = "application/json"}
-    if key and key ~= "" and path:find("^/api/") then
-      headers["Authorization"] = "Bearer " .. key
+    local bearer = (own_key and own_key ~= "") and own_key or key
+    if bearer and bearer ~= "" and path:find("^/api/") then
+      headers["Authorization"] = "Bearer " .. bearer
     end
     if timestamp ~= "" then
       headers["telnyx-timestamp"] = timestamp

@@ -53,7 +53,7 @@ from aiohttp.test_utils import unused_port
 
 from dialajoke.telnyx.signing import public_key_b64, sign
 
-from .common import LOAD_CPU, SERVER_CPU, add_user, pinned, table, write_results
+from .common import LOAD_CPU, NO_PROTECTION, SERVER_CPU, add_user, pinned, table, write_results
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = Path(__file__).resolve().parent / "load.lua"
@@ -216,6 +216,7 @@ def _start_servers(tmp: Path, public_key: str) -> tuple[list[Server], str]:
         "DIALAJOKE_TELNYX__FROM_NUMBER": "+13125550100",
         "DIALAJOKE_TELNYX__PUBLIC_KEY": public_key,
         "DIALAJOKE_TELNYX__API_BASE_URL": f"http://127.0.0.1:{unused_port()}/v2",
+        **NO_PROTECTION,
     }
     api_key = add_user(service_env, BENCH_USER)
     service = Server(OURS, ["-m", "dialajoke"], service_env, service_port, tmp / "service.log")
