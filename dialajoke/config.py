@@ -421,10 +421,11 @@ class ProtectionConfig(_Section):
         30, description="bookings one user may make in any hour (429 with Retry-After past it); 0: off"
     )
     admin_max_pending_per_user: NonNegativeInt = Field(
-        100, description="`max_pending_per_user` for an admin, so that a stolen admin key cannot ring the country"
+        100,
+        description="`max_pending_per_user` for an admin, so that a stolen admin key cannot ring the country; 0: off",
     )
     admin_max_bookings_per_user_per_hour: NonNegativeInt = Field(
-        100, description="`max_bookings_per_user_per_hour` for an admin"
+        100, description="`max_bookings_per_user_per_hour` for an admin; 0: off"
     )
     max_calls_per_day: NonNegativeInt = Field(
         500,
