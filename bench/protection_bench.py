@@ -15,12 +15,12 @@ taken within each round, then the median of the rounds kept. Target: at most 1.2
   transaction: ``max_calls_per_number_per_day`` 3, ``max_pending_per_number_per_user`` 1,
   ``max_pending_per_user`` 20 and ``max_bookings_per_user_per_hour`` 30 (the defaults:
   each user books 20 calls, so the counts are as large as the defaults let them be), and
-  ``max_calls_per_day`` 500: the bookings spread over 89 days (``scheduler.max_days_ahead``
-  90), so each counts the 300 to 450 calls due in the day before it, near the limit.
+  ``max_calls_per_day`` 500: the bookings spread over 179 days (``scheduler.max_days_ahead``
+  180), so each counts the 400 to 450 calls due in the day before it, near the limit.
 - **rules off**: the same bookings with every limit 0, no calling hours, every country.
 
 Each booking rings its own number (mobiles of eight countries), as one of a few thousand
-users, each with their own API key, up to three months ahead.
+users, each with their own API key, up to six months ahead.
 
     python -m bench.protection_bench [--quick]
 """
@@ -53,7 +53,7 @@ from .service_bench import BOOKING_REGIONS, load
 PROJECT = Path(__file__).resolve().parent.parent
 TARGET = 1.2
 BOOKINGS_PER_USER = 20
-SPREAD_DAYS = 89
+SPREAD_DAYS = 179
 BOOKING_WINDOW = {"DIALAJOKE_SCHEDULER__MAX_DAYS_AHEAD": str(SPREAD_DAYS + 1)}
 RULES_ON = {
     "DIALAJOKE_PROTECTION__CALLING_HOURS": "00:00-24:00",
@@ -131,6 +131,8 @@ def booking_lines(user_keys: list[str], to: list[str]) -> list[str]:
     return lines
 
 
+MOST_PER_S = 2_500
+"""More bookings a second than one core has served."""
 IN_FLIGHT = 200
 """More than the bookings wrk's 50 connections may have sent when a run ends without counting them."""
 
@@ -146,7 +148,7 @@ class Bookings:
 
     async def cpu_us(self, duration_s: float) -> float:
         """This process's CPU per booking while wrk books for ``duration_s``; every booking must be taken."""
-        if len(self._lines) - self._sent < 10_000:
+        if len(self._lines) - self._sent < duration_s * MOST_PER_S + IN_FLIGHT:
             raise RuntimeError("too few bookings left for another run: make more users")
         self._file.write_text("\n".join(self._lines[self._sent :]) + "\n")
         before = time.process_time()
@@ -162,7 +164,7 @@ class Bookings:
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    duration_s, rounds, users = (1.0, 1, 1000) if quick else (3.0, 7, 2000)
+    duration_s, rounds, users = (1.0, 1, 1000) if quick else (3.0, 7, 4000)
     to = numbers(users * BOOKINGS_PER_USER)
     samples: dict[str, list[float]] = {"on": [], "off": []}
     with tempfile.TemporaryDirectory() as folder:
