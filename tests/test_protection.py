@@ -107,6 +107,21 @@ async def test_a_uk_mobile_at_two_in_the_morning_london_time_is_refused_with_the
     assert accepted["status"] == "scheduled"
 
 
+async def test_a_manhattan_number_is_refused_at_half_past_eight_in_the_evening_and_taken_at_ten_in_the_morning(
+    start_service: StartService,
+) -> None:
+    service = await start_service(protection=ProtectionConfig(calling_hours_on_simulator=True))
+    half_past_eight_in_new_york_s = 16 * 3600 + 30 * 60
+    ten_next_morning_in_new_york_s = 30 * 3600
+
+    status, problem = await problem_of(service, MANHATTAN, half_past_eight_in_new_york_s)
+
+    assert status == 422
+    assert problem["type"] == "/problems/calling-hours"
+    assert "it is 20:30 on Tue 24 Nov in America/New_York" in problem["detail"]
+    assert (await service.book(MANHATTAN, in_s=ten_next_morning_in_new_york_s))["status"] == "scheduled"
+
+
 async def test_on_the_simulator_a_booking_outside_calling_hours_is_taken_with_a_note(service: Service) -> None:
     call = await service.book(MANHATTAN, in_s=60)
     [booked] = call["events"]
