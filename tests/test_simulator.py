@@ -384,7 +384,7 @@ async def test_past_its_cap_the_simulator_forgets_the_oldest_ended_calls_first(t
 
 
 async def key_pressed(telnyx: Telnyx) -> None:
-    await wait_until(lambda: telnyx.receiver.of("call.dtmf.received"), WAIT_S, "the callee to press a key")
+    await wait_until(lambda: bool(telnyx.receiver.of("call.dtmf.received")), WAIT_S, "the callee to press a key")
 
 
 async def test_the_reserved_callee_presses_9_halfway_through_the_joke(telnyx: Telnyx) -> None:
