@@ -38,6 +38,7 @@ from .web import (
     session_middleware,
     setup_routes,
 )
+from .web.pages import code_spans
 from .web.security import refuse_cross_site, security_headers
 from .web.slow_clients import read_body_in_time
 
@@ -100,6 +101,7 @@ def _setup_templates(app: web.Application, config: Config) -> None:
         autoescape=True,
     )
     env.filters["local_time"] = local_time
+    env.filters["code_spans"] = code_spans
     env.globals["version"] = __version__
 
 

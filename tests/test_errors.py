@@ -104,6 +104,23 @@ async def test_problem_types_have_a_page(service: Service) -> None:
     assert "Invalid webhook signature" in await response.text()
 
 
+async def test_a_problem_page_shows_code_as_code_not_backticks(service: Service) -> None:
+    page = await (await service.client.get("/problems/invalid-request")).text()
+
+    assert "<code>errors</code> lists each one" in page
+    assert "`" not in page
+
+
+async def test_the_page_has_an_icon(service: Service) -> None:
+    page = await (await service.pages.get("/")).text()
+    assert 'rel="icon" type="image/svg+xml" href="/static/favicon.svg"' in page
+
+    icon = await service.anonymous.get("/static/favicon.svg")
+
+    assert icon.status == 200
+    assert icon.content_type == "image/svg+xml"
+
+
 @pytest.fixture(params=[False, True], ids=["as run_app serves", "with handlers cancelled on disconnect"])
 async def served(database: Path, clock: ManualClock, request: pytest.FixtureRequest) -> AsyncIterator[Config]:
     """The service on its port, served as ``python -m dialajoke`` serves it, and as aiohttp's test server does."""

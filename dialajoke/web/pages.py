@@ -6,14 +6,24 @@ and /health never make one, and answer without a cookie.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from .. import keys
 from .sessions import csrf_token
+
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """Text whose `quoted` words are code, as the problem types' descriptions write them: escaped, then
+    each quoted word in ``<code>``, so a page shows the word and not the backticks around it."""
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
 
 
 async def render(

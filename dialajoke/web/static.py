@@ -1,4 +1,4 @@
-"""The page's own script and stylesheet, served from ``static_dir`` under /static/.
+"""The page's own script, stylesheet and icon, served from ``static_dir`` under /static/.
 
 They are files rather than inline ``<script>`` and ``<style>`` so that the
 Content-Security-Policy can forbid every inline script (security.py). They are answered
@@ -19,7 +19,7 @@ from aiohttp import web
 from ..config import ConfigError
 
 STATIC_PREFIX = "/static/"
-PAGE_FILES = ("app.js", "style.css")
+PAGE_FILES = ("app.js", "style.css", "favicon.svg")
 
 
 def setup_static(app: web.Application, folder: Path) -> web.AbstractResource:
