@@ -4,10 +4,12 @@
   if (zone && field.dataset.chosen !== "true") {
     field.value = zone;
     var hint = document.getElementById("zone-hint");
-    if (hint) hint.textContent = "In " + zone + " time.";
+    if (hint) hint.textContent = "in " + zone + " time";
   }
   var date = document.getElementById("date"), time = document.getElementById("time");
-  if (!date.value && !time.value) {
+  // A first visit gets a time a minute ahead; a form sent back with its errors keeps what was sent,
+  // so that no field is filled in behind the message that says it was empty.
+  if (!date.value && !time.value && !document.querySelector(".field-error")) {
     var soon = new Date(Date.now() + 60000), pad = function (n) { return String(n).padStart(2, "0"); };
     date.value = soon.getFullYear() + "-" + pad(soon.getMonth() + 1) + "-" + pad(soon.getDate());
     time.value = pad(soon.getHours()) + ":" + pad(soon.getMinutes()) + ":" + pad(soon.getSeconds());

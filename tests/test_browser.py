@@ -231,10 +231,30 @@ async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Serv
     assert listing["calls"] == []
 
 
+async def test_a_form_sent_back_without_its_date_and_time_keeps_them_empty_beside_the_errors(
+    service: Service, open_page: OpenPage
+) -> None:
+    page = await open_page()
+    await page.get_by_label("Phone number", exact=True).fill("+1 202 555 0142")
+    for label in ("Date", "Time"):
+        field = page.get_by_label(label, exact=True)
+        await field.evaluate("element => { element.required = false; element.value = ''; }")
+
+    assert await book(page) == 400
+
+    for label, message in (("Date", "enter the date"), ("Time", "enter the time")):
+        field = page.get_by_label(label, exact=True)
+        await expect(field).to_have_value("")
+        await expect(field).to_have_accessible_description(re.compile(message))
+
+
 async def test_the_time_is_read_in_the_browsers_own_time_zone(service: Service, open_page: OpenPage) -> None:
     page = await open_page(timezone_id="America/Chicago")
     await expect(page.locator("#timezone")).to_have_value("America/Chicago")
-    await expect(page.locator("#zone-hint")).to_have_text("In America/Chicago time.")
+    await expect(page.locator("#zone-hint")).to_have_text("in America/Chicago time")
+    await expect(page.get_by_label("Time", exact=True)).to_have_accessible_description(
+        re.compile(r"HH:MM or HH:MM:SS.*in America/Chicago time")
+    )
 
     await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="10:00")
     assert await book(page) == 303

@@ -187,7 +187,7 @@ def _form_time(raw: object) -> time:
     try:
         value = time.fromisoformat(str(raw or ""))
     except ValueError:
-        raise _FieldProblem("enter the time as HH:MM, e.g. 09:30") from None
+        raise _FieldProblem("enter the time as HH:MM or HH:MM:SS, e.g. 09:30") from None
     if value.tzinfo is not None:
         raise _FieldProblem("enter the time without a zone; the zone field says which zone it is in")
     return value
