@@ -1,7 +1,9 @@
 # Bootstrap and thin aliases: the logic lives in tasks.py (invoke).
 PYTHON ?= python3
-# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used);
+# a test runs the README's curl examples with Debian's curl.
 CHROMIUM ?= /usr/bin/chromium
+CURL ?= /usr/bin/curl
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,12 +20,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: install
 	@$(BIN)/invoke run
 
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(CURL)
 	$(BIN)/invoke test
 
 $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+$(CURL):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl
 
 lint: install
 	$(BIN)/invoke lint
