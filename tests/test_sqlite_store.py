@@ -14,6 +14,7 @@ import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,14 @@ from dialajoke.store import (
     UserExists,
 )
 from dialajoke.store.contract import LOGIN_FAILURES_KEPT_S
-from dialajoke.store.sqlite import MIGRATIONS, QUOTA_QUERIES, SCHEMA_VERSION, WRITE_PROBE_AFTER_S, is_storage_fault
+from dialajoke.store.sqlite import (
+    MIGRATIONS,
+    QUOTA_QUERIES,
+    SCHEMA_VERSION,
+    WRITE_PROBE_AFTER_S,
+    is_storage_fault,
+    list_calls_query,
+)
 
 from .clock import ManualClock
 
@@ -397,6 +405,43 @@ async def test_no_limit_or_dial_cap_query_scans_the_calls(database: Path, clock:
         assert [step for step in plan if step.startswith("SEARCH calls USING ")], (name, plan)
         # A count bounded by the limit reads its own subquery's rows, never the calls themselves.
         assert not [step for step in plan if step.startswith("SCAN calls")], (name, plan)
+
+
+LIST_FILTERS: dict[str, dict[str, Any]] = {
+    "status": {"statuses": [CallStatus.SCHEDULED]},
+    "statuses": {"statuses": [CallStatus.SCHEDULED, CallStatus.CANCELLED, CallStatus.COMPLETED]},
+    "owner": {"owner_id": 1},
+    "owner and status": {"owner_id": 1, "statuses": [CallStatus.SCHEDULED]},
+    "owner and statuses": {"owner_id": 1, "statuses": [CallStatus.SCHEDULED, CallStatus.CANCELLED]},
+    "time range": {"due_from": 0.0, "due_until": 1.0},
+    "owner and time range": {"owner_id": 1, "due_from": 0.0, "due_until": 1.0},
+    "status and time range": {"statuses": [CallStatus.COMPLETED], "due_from": 0.0, "due_until": 1.0},
+    "next page": {"after": (0.0, 1)},
+    "next page of an owner's calls of a status": {"owner_id": 1, "statuses": [CallStatus.SCHEDULED], "after": (0.0, 1)},
+}
+
+
+@pytest.mark.parametrize("upcoming", [False, True], ids=["newest first", "soonest first"])
+@pytest.mark.parametrize("filters", list(LIST_FILTERS.values()), ids=list(LIST_FILTERS))
+async def test_each_list_filter_is_an_index_search_in_due_order(
+    database: Path, clock: ManualClock, filters: dict[str, Any], upcoming: bool
+) -> None:
+    """So a page of a million calls reads its own rows from an index, never sorting the table to find them."""
+    await (await SqliteCallStore.open(database, clock)).close()
+    query = list_calls_query(
+        **{"statuses": None, "owner_id": None, "due_from": None, "due_until": None, "after": None, **filters},
+        limit=50,
+        upcoming=upcoming,
+    )
+    assert query is not None
+    sql, params = query
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    searches = [step for step in plan if step.startswith("SEARCH calls USING INDEX ")]
+    assert searches, plan
+    assert not [step for step in plan if step.startswith("SCAN calls") or "TEMP B-TREE" in step], plan
 
 
 # Failed sign-ins

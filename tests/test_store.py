@@ -618,6 +618,52 @@ async def test_an_open_store_that_can_write_answers_ping(store: CallStore) -> No
     await store.ping()
 
 
+async def test_list_calls_keeps_those_due_from_the_start_up_to_the_end_of_a_range(store: CallStore) -> None:
+    late, _, middle = await three_calls(store)
+
+    listed = await store.list_calls(due_from=middle.at.timestamp(), due_until=late.at.timestamp())
+
+    assert [call.id for call in listed] == [middle.id]
+
+
+async def test_list_calls_after_a_position_goes_on_from_the_call_that_follows_it(store: CallStore) -> None:
+    late, soon, middle = await three_calls(store)
+    twin = await book(store, in_s=2 * 3600)
+
+    older = await store.list_calls(after=(middle.at.timestamp(), twin.id))
+    sooner = await store.list_calls(after=(middle.at.timestamp(), middle.id), upcoming=True)
+
+    assert [call.id for call in older] == [middle.id, soon.id]
+    assert [call.id for call in sooner] == [twin.id, late.id]
+
+
+async def test_paging_with_every_filter_visits_each_call_once_in_order(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    calls = [await book(store, in_s=60 * (index % 7 + 1), owner_id=alice.id) for index in range(12)]
+    await book(store, in_s=120)
+    for call in calls[::3]:
+        await store.move(call.id, CallStatus.CANCELLED, "cancelled")
+    for call in calls[1::3]:
+        await store.move(call.id, CallStatus.DIALING, "dialing")
+    wanted = {CallStatus.SCHEDULED, CallStatus.CANCELLED}
+    due_from, due_until = STARTED.timestamp() + 120, STARTED.timestamp() + 7 * 60
+
+    seen: list[Call] = []
+    after = None
+    while page := await store.list_calls(
+        statuses=wanted, owner_id=alice.id, due_from=due_from, due_until=due_until, limit=2, after=after
+    ):
+        seen.extend(page)
+        after = (page[-1].at.timestamp(), page[-1].id)
+
+    expected = sorted(
+        (call for call in calls[::3] + calls[2::3] if due_from <= call.at.timestamp() < due_until),
+        key=lambda call: (call.at, call.id),
+        reverse=True,
+    )
+    assert [call.id for call in seen] == [call.id for call in expected]
+
+
 # Calls and their owners
 
 

@@ -194,11 +194,18 @@ class CallStore(abc.ABC):
         limit: int = 50,
         upcoming: bool = False,
         owner_id: int | None = None,
+        due_from: float | None = None,
+        due_until: float | None = None,
+        after: tuple[float, int] | None = None,
     ) -> list[Call]:
         """Calls with those statuses: soonest due first when ``upcoming``, else newest first.
 
         With ``owner_id``, only that user's calls, so a user's list never shows another's;
         without, every call, those without an owner included (what an admin sees).
+        ``due_from`` and ``due_until`` (epoch seconds) keep the calls due in [due_from, due_until).
+        ``after`` is the (due epoch seconds, id) of the last call of the previous page: the list
+        goes on from the call that follows it in this order, however many calls came or went
+        since, which no offset into the list can promise.
         """
 
     @abc.abstractmethod

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +17,7 @@ from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
 from ..store import MAX_ID
+from .paging import BadCursor, decode_cursor, encode_cursor
 from .problems import Problem
 
 MAX_LIST_LIMIT = 200
@@ -45,11 +49,25 @@ def refused_problem(refused: BookingRefused) -> Problem:
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    """The caller's calls; an admin's list holds everyone's, or one user's with ``?owner=NAME``."""
-    statuses, limit = _list_filters(request.query)
+    """The caller's calls; an admin's list holds everyone's, or one user's with ``?owner=NAME``.
+
+    Newest due first, a page at a time: ``next`` (and the ``Link`` header) is the URL of the
+    page after this one, its filters kept and a cursor added; null on the last page.
+    """
+    filters = _list_filters(request.query)
     owner_id = await _owner_filter(request)
-    calls = await request.app[keys.STORE].list_calls(statuses=statuses, limit=limit, owner_id=owner_id)
-    return web.json_response({"calls": [call_json(call) for call in calls]})
+    calls = await request.app[keys.STORE].list_calls(
+        statuses=filters.statuses,
+        limit=filters.limit + 1,
+        owner_id=owner_id,
+        due_from=filters.due_from,
+        due_until=filters.due_until,
+        after=filters.after,
+    )
+    page = calls[: filters.limit]
+    next_url = _next_page(request, page[-1]) if len(calls) > filters.limit else None
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+    return web.json_response({"calls": [call_json(call) for call in page], "next": next_url}, headers=headers)
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -104,8 +122,17 @@ async def _json_body(request: web.Request) -> Any:
         ) from None
 
 
-def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
-    errors = {}
+@dataclass(frozen=True)
+class _ListFilters:
+    statuses: list[CallStatus] | None
+    limit: int
+    due_from: float | None
+    due_until: float | None
+    after: tuple[float, int] | None
+
+
+def _list_filters(query: Mapping[str, str]) -> _ListFilters:
+    errors: dict[str, str] = {}
     statuses = None
     if query.get("status"):
         names = query["status"].split(",")
@@ -116,9 +143,41 @@ def _list_filters(query: Any) -> tuple[list[CallStatus] | None, int]:
     limit = query.get("limit", "50")
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LIST_LIMIT:
         errors["limit"] = f"limit must be a whole number from 1 to {MAX_LIST_LIMIT}"
+    due_from = _time_filter(query, "from", errors)
+    due_until = _time_filter(query, "until", errors)
+    if due_from is not None and due_until is not None and due_from >= due_until:
+        errors["until"] = "until must be later than from (from is included, until is not)"
+    after = None
+    if "cursor" in query:
+        try:
+            after = decode_cursor(query["cursor"])
+        except BadCursor:
+            errors["cursor"] = "this cursor is not one the list gave; follow the list's next link, or leave cursor out"
     if errors:
         raise _invalid(errors)
-    return statuses, int(limit)
+    return _ListFilters(statuses, int(limit), due_from, due_until, after)
+
+
+def _time_filter(query: Mapping[str, str], name: str, errors: dict[str, str]) -> float | None:
+    """The epoch seconds of an ISO 8601 time with its offset; a field error (in ``errors``) otherwise."""
+    if name not in query:
+        return None
+    try:
+        value = datetime.fromisoformat(query[name])
+        if value.tzinfo is not None:
+            return value.timestamp()
+    except (ValueError, OverflowError):
+        pass
+    errors[name] = (
+        f"{name} must be an ISO 8601 time with its offset, e.g. 2030-01-31T09:30:00Z"
+        " (in a URL, write the + of an offset as %2B)"
+    )
+    return None
+
+
+def _next_page(request: web.Request, last: Call) -> str:
+    """This request's URL, every filter kept, with the cursor past ``last``."""
+    return str(request.rel_url.update_query(cursor=encode_cursor(last.at.timestamp(), last.id)))
 
 
 async def _owner_filter(request: web.Request) -> int | None:
