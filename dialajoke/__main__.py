@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_session")
     try:
         config = load_config(args.config, os.environ)
-        configure_logging(config.log_level)
+        configure_logging(config.log_level, config.log_format)
         app = create_app(config)
         app.on_startup.extend([_announce_stop_signals, _freeze_start_up_heap, _announce])
     except ConfigError as exc:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from dialajoke.logs import LOG_FORMAT, MaskPhoneNumbers, mask_number, mask_numbers
+from dialajoke import logs
+from dialajoke.logs import LOG_FORMAT, AddContext, JsonFormatter, MaskPhoneNumbers, mask_number, mask_numbers
 
 from .processes import ServiceProcess, Telnyx
 from .waiting import wait_until
@@ -36,9 +39,22 @@ def test_every_number_in_a_text_is_masked_and_nothing_else() -> None:
     )
 
 
-def formatted(record: logging.LogRecord) -> str:
+def test_a_number_already_masked_is_left_as_it_is() -> None:
+    assert mask_numbers("call to +1202555****42") == "call to +1202555****42"
+
+
+def formatted(record: logging.LogRecord, formatter: logging.Formatter | None = None) -> str:
+    """The line the service's handler writes for ``record``: its filters, then the formatter."""
     assert MaskPhoneNumbers().filter(record)
-    return logging.Formatter(LOG_FORMAT).format(record)
+    assert AddContext().filter(record)
+    return (formatter or logging.Formatter(LOG_FORMAT)).format(record)
+
+
+def as_json(record: logging.LogRecord) -> dict[str, Any]:
+    line = formatted(record, JsonFormatter())
+    assert "\n" not in line
+    parsed: dict[str, Any] = json.loads(line)
+    return parsed
 
 
 def test_a_number_passed_as_an_argument_is_masked_in_the_line() -> None:
@@ -68,6 +84,59 @@ def test_a_number_in_a_traceback_is_masked() -> None:
 
     assert "Telnyx refused +1202555****42" in line
     assert "+12025550142" not in line
+
+
+def test_a_json_line_is_one_object_with_the_time_in_utc_and_the_number_masked() -> None:
+    record = logging.LogRecord(
+        "dialajoke.calls", logging.WARNING, __file__, 1, "call %s to %s refused", (7, "+12025550142"), None
+    )
+    record.created = 1_900_000_000.25
+
+    line = as_json(record)
+
+    assert line == {
+        "time": "2030-03-17T17:46:40.250+00:00",
+        "level": "WARNING",
+        "logger": "dialajoke.calls",
+        "message": "call 7 to +1202555****42 refused",
+    }
+
+
+def test_a_json_line_carries_its_traceback_masked() -> None:
+    try:
+        raise ValueError("Telnyx refused +12025550142")
+    except ValueError as exc:
+        record = logging.LogRecord("dialajoke", logging.ERROR, __file__, 1, "dial failed", (), (ValueError, exc, None))
+
+    line = as_json(record)
+
+    assert "ValueError: Telnyx refused +1202555****42" in line["exc_info"]
+    assert "+12025550142" not in json.dumps(line)
+
+
+def test_a_number_in_any_field_of_a_json_line_is_masked() -> None:
+    record = logging.LogRecord("dialajoke", logging.INFO, __file__, 1, "booked", (), None)
+    record.request_id = "+12025550142"
+
+    assert as_json(record)["request_id"] == "+1202555****42"
+
+
+def test_lines_logged_about_a_call_in_a_request_carry_both_ids_in_either_format() -> None:
+    def record() -> logging.LogRecord:
+        return logging.LogRecord("dialajoke", logging.INFO, __file__, 1, "ringing", (), None)
+
+    token = logs.request_id.set("1a2b")
+    try:
+        with logs.about_call(7):
+            console, json_line = formatted(record()), as_json(record())
+        after_the_call = as_json(record())
+    finally:
+        logs.request_id.reset(token)
+
+    assert "dialajoke [req 1a2b] [call 7]: ringing" in console
+    assert (json_line["request_id"], json_line["call_id"]) == ("1a2b", 7)
+    assert "call_id" not in after_the_call
+    assert "request_id" not in as_json(record())
 
 
 async def inbound_call_id(service: ServiceProcess) -> int:
