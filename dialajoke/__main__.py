@@ -23,6 +23,7 @@ from .app import NoUserYet, create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
 from .store import CannotOpenDatabase
+from .web.access_log import QuietAccessLogger
 from .web.slow_clients import CappedSockSite
 
 logger = logging.getLogger("dialajoke")
@@ -92,6 +93,7 @@ async def serve(app: web.Application, sock: socket.socket, config: Config) -> No
         # aiohttp's keep-alive timer also runs from the moment a connection opens until its
         # request is complete: the one limit on a client that never finishes its headers.
         keepalive_timeout=config.http.idle_timeout_s,
+        access_log_class=QuietAccessLogger,
     )
     await runner.setup()
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,42 @@ async def test_the_running_service_and_simulator_never_log_a_whole_number(tmp_pa
     assert "+13125550100" not in logs
     assert "+3538612****67" in logs
     assert "+353861234567" not in logs
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """Every line of a json-format log, each of which must be one JSON object."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+async def test_json_logs_follow_one_request_and_one_call_and_leave_out_health_checks(tmp_path: Path) -> None:
+    service_port = unused_port()
+    telnyx = Telnyx(tmp_path, service_port, time_scale=0.1)
+    await telnyx.process.ready()
+    service = ServiceProcess(tmp_path, service_port, telnyx, log_format="json")
+    try:
+        await service.start()
+        status, booked = await service.request(
+            "POST",
+            "/api/calls",
+            headers={"X-Request-ID": "booking-1"},
+            json={"to": "+12025550142", "at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()},
+        )
+        assert status == 201, booked
+        await service.wait_for(booked["id"], {"completed"})
+        async with aiohttp.ClientSession() as session, session.get(f"{service.url}/health") as health:
+            assert health.status == 200
+    finally:
+        if service.process is not None:
+            service.process.stop()
+        telnyx.process.kill()
+
+    lines = json_lines(tmp_path / "service.log")
+    about_the_call = [line for line in lines if re.match(rf"call {booked['id']}\b", line["message"])]
+    booking = [line for line in lines if line.get("request_id") == "booking-1"]
+    access = [line for line in lines if line["logger"] == "aiohttp.access"]
+    assert len(about_the_call) >= 2
+    assert all(line.get("call_id") == booked["id"] for line in about_the_call)
+    assert any("booked" in line["message"] for line in booking)
+    assert any("POST /api/calls" in line["message"] for line in access if line.get("request_id") == "booking-1")
+    assert not [line for line in access if "/health" in line["message"]]
+    assert "+12025550142" not in (tmp_path / "service.log").read_text()
