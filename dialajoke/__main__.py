@@ -23,6 +23,7 @@ from .app import NoUserYet, create_app
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, is_loopback_host, load_config
 from .logs import configure_logging
 from .store import CannotOpenDatabase
+from .web.access_log import QuietAccessLogger
 from .web.slow_clients import CappedSockSite
 
 logger = logging.getLogger("dialajoke")
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_session")
     try:
         config = load_config(args.config, os.environ)
-        configure_logging(config.log_level)
+        configure_logging(config.log_level, config.log_format)
         app = create_app(config)
         app.on_startup.extend([_announce_stop_signals, _freeze_start_up_heap, _announce])
     except ConfigError as exc:
@@ -92,6 +93,7 @@ async def serve(app: web.Application, sock: socket.socket, config: Config) -> No
         # aiohttp's keep-alive timer also runs from the moment a connection opens until its
         # request is complete: the one limit on a client that never finishes its headers.
         keepalive_timeout=config.http.idle_timeout_s,
+        access_log_class=QuietAccessLogger,
     )
     await runner.setup()
     try:

@@ -53,6 +53,7 @@ TELNYX_API_BASE_URL = "https://api.telnyx.com/v2"
 JOKE_TIME_LIMIT_S = 240
 """Telnyx's time_limit_secs for our calls: a 3,000-character joke takes about 200 s to speak."""
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+LOG_FORMATS = frozenset({"auto", "console", "json"})
 KeyPath = tuple[str, ...]
 
 
@@ -162,6 +163,7 @@ DatabaseFile = Annotated[
     ),
 ]
 LogLevel = Annotated[str, _rule(lambda level: level.upper() in LOG_LEVELS, "must be DEBUG, INFO, WARNING or ERROR")]
+LogFormat = Annotated[str, _rule(LOG_FORMATS.__contains__, "must be auto, console or json")]
 CALLABLE_NUMBER_TYPES = frozenset(
     {
         "mobile",
@@ -505,6 +507,11 @@ class Config(BaseSettings):
         "static", description="the folder of the page's script and stylesheet, served at `/static/`"
     )
     log_level: LogLevel = Field("INFO", description="how much the service logs: `DEBUG`, `INFO`, `WARNING` or `ERROR`")
+    log_format: LogFormat = Field(
+        "auto",
+        description="how log lines are written: `console` for a person, `json` for one object a line,"
+        " or `auto`: `console` when stderr is a terminal, else `json`",
+    )
     http: HttpConfig = HttpConfig()
     telnyx: TelnyxConfig = TelnyxConfig()
     database: DatabaseConfig = DatabaseConfig()

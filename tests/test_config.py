@@ -311,6 +311,7 @@ def test_nan_from_the_environment_is_refused_naming_the_key(tmp_path: Path, name
         pytest.param({"webhooks": {"queue_size": 1}}, "webhooks.queue_size must be at least 2, not 1", id="queue"),
         pytest.param({"telnyx": {"voice": ""}}, "telnyx.voice must not be empty", id="empty"),
         pytest.param({"log_level": "LOUD"}, "log_level must be DEBUG, INFO, WARNING or ERROR, not 'LOUD'", id="level"),
+        pytest.param({"log_format": "xml"}, "log_format must be auto, console or json, not 'xml'", id="log-format"),
         pytest.param(
             {"cors": {"origins": ["https://a.example", "ftp://b.example"]}},
             "cors.origins[1] must be '*' or an http(s) origin, not 'ftp://b.example'",

@@ -60,6 +60,7 @@ async def start_up_log(tmp_path: Path, **settings: str) -> list[str]:
     """The service's log lines up to "serving on", as it starts with ``settings`` from the environment."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DIALAJOKE_")}
     env["DIALAJOKE_DATABASE__PATH"] = str(tmp_path / "calls.sqlite3")
+    env["DIALAJOKE_LOG_FORMAT"] = "console"  # the lines a person reads, although stderr is a pipe here
     env.update({f"DIALAJOKE_{key.upper()}": value for key, value in settings.items()})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dialajoke", cwd=PROJECT, env=env, stderr=asyncio.subprocess.PIPE

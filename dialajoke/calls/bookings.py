@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from ..clock import Clock
 from ..config import ProtectionConfig, SchedulerConfig
+from ..logs import about_call, logs_about_its_call
 from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
 from ..store import BookingQuota, CallStore, Limit, LimitReached, OnDoNotCallList
@@ -135,7 +136,8 @@ class Bookings:
             ) from None
         if call.at.timestamp() <= self._loaded_until:
             self._queue.put((call.id, call.owner_id), call.at.timestamp())
-        logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
+        with about_call(call.id):
+            logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
 
     def _quota(self, principal: Principal) -> BookingQuota:
@@ -166,6 +168,7 @@ class Bookings:
             return None
         return self._calling_hours.refusal(request.number or request.to, request.at, request.timezone)
 
+    @logs_about_its_call
     async def cancel(self, call_id: int, *, by: Principal | None = None) -> Call:
         """Cancel a call not yet dialed.
 

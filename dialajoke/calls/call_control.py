@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from ..background import BackgroundTasks
 from ..clock import Clock
 from ..config import TelnyxConfig
+from ..logs import about_call, logs_about_its_call
 from ..models import Call, CallStatus, Direction
 from ..scheduler import UnifiedTimedQueue
 from ..store import CallStore, StorageUnavailable
@@ -240,6 +241,7 @@ class CallControl:
             logger.info("%d due calls were waiting for the dial gate; they stay scheduled", waiting)
         await self._dials.close(grace_s)
 
+    @logs_about_its_call
     async def _dial(self, call_id: int) -> None:
         """Place a call the gate has admitted; a call cancelled meanwhile is left alone."""
         try:
@@ -284,6 +286,7 @@ class CallControl:
         logger.debug("call %s is due but cannot be written to; trying again in %g s", call_id, self._storage_retry_s)
         self._held_back.put(call_id, self._clock.time() + self._storage_retry_s)
 
+    @logs_about_its_call
     async def _due_again(self, call_id: int) -> None:
         """A call held back by the store: it rings, unless it became too late to (as after a restart)."""
         try:
@@ -354,6 +357,10 @@ class CallControl:
                     event.call_control_id,
                 )
             return
+        with about_call(call.id):
+            await self._act_on(call, event)
+
+    async def _act_on(self, call: Call, event: TelnyxEvent) -> None:
         if not call.status.is_final:
             self._watch(call.id)
         if event.call_control_id and call.call_control_id is None:
@@ -537,6 +544,7 @@ class CallControl:
     def _watch(self, call_id: int) -> None:
         self._watchdog.put(call_id, self._clock.time() + self._stale_after_s)
 
+    @logs_about_its_call
     async def _expire_silent_call(self, call_id: int) -> None:
         """Nothing heard for too long: give up on the call, and hang it up in case it still lives.
 

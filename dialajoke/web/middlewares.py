@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .. import keys
+from .. import keys, logs
 from ..ids import unique_id
 from ..store import StorageUnavailable
 from .pages import render
@@ -66,15 +66,21 @@ def _route_name(request: web.Request) -> str:
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Take the caller's X-Request-ID when it is sane, else make one; echo it on the response."""
+    """Take the caller's X-Request-ID when it is sane, else make one; echo it on the response.
+
+    Every line logged while the request is answered carries the id.
+    """
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = offered if _SAFE_REQUEST_ID.fullmatch(offered) else unique_id()
     request[keys.REQUEST_ID] = request_id
+    token = logs.request_id.set(request_id)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
+    finally:
+        logs.request_id.reset(token)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 
