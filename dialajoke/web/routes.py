@@ -10,7 +10,7 @@ from aiohttp import web
 from .. import keys
 from ..config import CorsConfig
 from ..models import Access
-from . import account, api, do_not_call, health, users, views, webhook
+from . import account, api, do_not_call, health, openapi, users, views, webhook
 from .access import add_route, allow
 from .static import setup_static
 
@@ -31,6 +31,8 @@ def setup_routes(app: web.Application, cors: CorsConfig, static_dir: Path) -> No
         add_route(app, Access.API_KEY, "GET", f"/api/calls/{CALL_ID}", api.get_call, name="api_call"),
         add_route(app, Access.API_KEY, "DELETE", f"/api/calls/{CALL_ID}", api.cancel_call, name="api_cancel_call"),
     ]
+    add_route(app, Access.ANYONE, "GET", "/api/openapi.json", openapi.serve_document, name="api_openapi")
+    add_route(app, Access.ANYONE, "GET", "/api/docs", openapi.docs_page, name="api_docs")
     if cors.origins:
         _allow_cross_origin(app, cors, api_routes)
 
