@@ -38,6 +38,7 @@ from .web import (
     session_middleware,
     setup_routes,
 )
+from .web.do_not_call import for_people
 from .web.pages import code_spans
 from .web.security import refuse_cross_site, security_headers
 from .web.slow_clients import read_body_in_time
@@ -102,6 +103,7 @@ def _setup_templates(app: web.Application, config: Config) -> None:
     )
     env.filters["local_time"] = local_time
     env.filters["code_spans"] = code_spans
+    env.filters["phone"] = for_people
     env.globals["version"] = __version__
 
 

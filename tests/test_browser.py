@@ -189,7 +189,7 @@ async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
     await expect(page).to_have_url(f"{service.config.public_url}/?booked=1")
     await expect(page.get_by_role("status")).to_have_text(re.compile(r"^Call 1 is booked\."))
     row = page.get_by_role("region", name="Upcoming and in progress").locator("#call-1")
-    await expect(row).to_contain_text("+12025550142")
+    await expect(row).to_contain_text("+1 202-555-0142")
     await expect(row).to_contain_text("Tue 24 Nov 2026, 09:01:00 UTC")
     await expect(row.locator(".status")).to_have_text("scheduled")
 
@@ -275,8 +275,8 @@ async def test_each_user_sees_only_their_own_calls_and_signs_out(service: Servic
 
     upcoming = page.get_by_role("region", name="Upcoming and in progress")
     await expect(upcoming.locator("tbody tr")).to_have_count(1)
-    await expect(upcoming).to_contain_text("+12025550142")
-    await expect(upcoming).not_to_contain_text("+12025550177")
+    await expect(upcoming).to_contain_text("+1 202-555-0142")
+    await expect(upcoming).not_to_contain_text("+1 202-555-0177")
 
     async with page.expect_event("load"):
         await page.get_by_role("button", name="Sign out").click()

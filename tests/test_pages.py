@@ -58,7 +58,7 @@ async def test_a_booked_call_is_listed_with_its_local_time(service: Service) -> 
     page = await (await service.pages.get(response.headers["Location"])).text()
 
     assert "Call 1 is booked" in page
-    assert "+12025550142" in page
+    assert "+1 202-555-0142" in page
     assert "Wed 25 Nov 2026, 11:15:00 IST" in page
     assert "scheduled" in page
 

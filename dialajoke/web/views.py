@@ -1,18 +1,21 @@
-"""The pages: the booking form with the signed-in user's calls, and the problem-type pages."""
+"""The pages: the booking form with the signed-in user's calls, each call's own page, and the problem-type pages."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
+from ..calls.outcomes import outcome_in_words
 from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_form
-from ..models import FINAL_STATUSES, CallStatus, User
+from ..models import FINAL_STATUSES, Call, CallStatus, User
 from ..store import MAX_ID
 from .csrf import read_form
 from .pages import render
@@ -23,6 +26,7 @@ BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
 FORM_FIELD_OF = {"at": "time"}
 """The form's field for each API field a refusal may name; the form asks for ``at`` as a date and a time."""
+TIMELINE_TIME = "%a %d %b %Y, %H:%M:%S %Z"
 
 
 async def index(request: web.Request) -> web.Response:
@@ -61,6 +65,21 @@ async def cancel_call(request: web.Request) -> web.Response:
     except CallNotCancellable as exc:
         raise Problem.of("call-not-cancellable", 409, str(exc)) from None
     raise web.HTTPSeeOther(location=request.app.router["index"].url_for())
+
+
+async def call_page(request: web.Request) -> web.Response:
+    """One call with its whole timeline; another user's call is not found, exactly as an unknown one."""
+    call_id = int(request.match_info["call_id"])
+    call = await request.app[keys.STORE].get_call(call_id) if call_id <= MAX_ID else None
+    if call is None or not request[keys.PRINCIPAL].may_see(call):
+        raise Problem.of("call-not-found", 404, f"You have no call {call_id}.")
+    zone = ZoneInfo(call.timezone)
+    context = {
+        "call": call,
+        "reason": _reasons(request, [call]).get(call.id),
+        "timeline": [(entry.at.astimezone(zone).strftime(TIMELINE_TIME), entry) for entry in call.events],
+    }
+    return await render(request, "call.html", context)
 
 
 async def calls_table(request: web.Request) -> web.Response:
@@ -105,13 +124,22 @@ async def _calls_context(request: web.Request) -> dict[str, Any]:
     owner = await _owner_chosen(request)
     owner_id = owner.id if owner else None if principal.is_admin else principal.user_id
     in_progress = set(CallStatus) - FINAL_STATUSES
+    recent = await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS, owner_id=owner_id)
     return {
         "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True, owner_id=owner_id),
-        "recent": await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS, owner_id=owner_id),
+        "recent": recent,
+        "reasons": _reasons(request, recent),
         "owner": owner.name if owner else "",
         "owners": await _owner_names(request),
         "refresh": _refresh_url(request, owner),
     }
+
+
+def _reasons(request: web.Request, calls: Iterable[Call]) -> dict[int, str]:
+    """Why each finished call ended as it did, by id; a call with nothing to say has no entry."""
+    ring_timeout_s = request.app[keys.CONFIG].telnyx.ring_timeout_s
+    reasons = {call.id: outcome_in_words(call, ring_timeout_s=ring_timeout_s) for call in calls}
+    return {call_id: reason for call_id, reason in reasons.items() if reason is not None}
 
 
 async def _owner_chosen(request: web.Request) -> User | None:
