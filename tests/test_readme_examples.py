@@ -44,7 +44,7 @@ async def test_the_json_api_examples_run_as_written(service: Service) -> None:
     out, err = await asyncio.wait_for(process.communicate(), 30)
 
     assert process.returncode == 0, err.decode()
-    # Booked, read, listed twice (by status, by due time), cancelled; then /health, /info and
-    # /metrics with the admin's key.
-    assert out.decode().split() == ["201", "200", "200", "200", "200", "200", "200", "200"]
+    # Booked, booked with an idempotency key, read, listed twice (by status, by due time),
+    # cancelled; then /health, /info and /metrics with the admin's key.
+    assert out.decode().split() == ["201", "201", "200", "200", "200", "200", "200", "200", "200"]
     assert (await service.call(1))["status"] == "cancelled"

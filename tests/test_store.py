@@ -21,8 +21,12 @@ from dialajoke.models import ApiKey, Call, CallStatus, Direction, DoNotCallEntry
 from dialajoke.store import (
     DAY_S,
     HOUR_S,
+    IDEMPOTENCY_KEYS_KEPT_S,
+    AlreadyBooked,
     BookingQuota,
     CallStore,
+    Idempotency,
+    IdempotencyKeyReused,
     LastAdmin,
     Limit,
     LimitReached,
@@ -78,6 +82,7 @@ async def book(
     call_control_id: str | None = None,
     owner_id: int | None = None,
     quota: BookingQuota | None = None,
+    idempotency: Idempotency | None = None,
 ) -> Call:
     return await store.add_call(
         direction=Direction.OUTBOUND,
@@ -90,6 +95,7 @@ async def book(
         call_control_id=call_control_id,
         owner_id=owner_id,
         quota=quota,
+        idempotency=idempotency,
     )
 
 
@@ -1450,3 +1456,102 @@ async def test_claim_misses_a_call_its_refusal_gives_a_reason_for(store: CallSto
     assert missed is not None
     assert missed.status is CallStatus.MISSED
     assert missed.events[-1].detail == "missed: outside calling hours (09:00-20:00 in America/New_York)"
+
+
+# Idempotency keys: a booking and its key are one write, so a retry finds the call its key booked
+
+
+async def test_a_key_used_again_with_the_same_request_gives_its_call_as_it_is_now(
+    store: CallStore, owners: list[int]
+) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    first = await book(store, owner_id=owners[0], idempotency=key)
+    await store.add_note(first.id, "noted")
+
+    with pytest.raises(AlreadyBooked) as again:
+        await book(store, owner_id=owners[0], idempotency=key)
+
+    assert again.value.call == await store.get_call(first.id)
+    assert await store.count_by_status() == {CallStatus.SCHEDULED: 1}
+
+
+async def test_a_key_used_again_with_another_request_books_nothing(store: CallStore, owners: list[int]) -> None:
+    await book(store, owner_id=owners[0], idempotency=Idempotency("retry-1", "fingerprint-a"))
+
+    with pytest.raises(IdempotencyKeyReused):
+        await book(store, to="+12025550143", owner_id=owners[0], idempotency=Idempotency("retry-1", "fingerprint-b"))
+
+    assert await store.count_by_status() == {CallStatus.SCHEDULED: 1}
+
+
+async def test_a_retry_is_answered_before_the_limits_its_own_booking_fills(store: CallStore, owners: list[int]) -> None:
+    quota = BookingQuota(pending_per_number_per_owner=1)
+    key = Idempotency("retry-1", "fingerprint-a")
+    first = await book(store, owner_id=owners[0], quota=quota, idempotency=key)
+
+    with pytest.raises(AlreadyBooked) as again:
+        await book(store, owner_id=owners[0], quota=quota, idempotency=key)
+
+    assert again.value.call.id == first.id
+
+
+async def test_racing_retries_book_once(store: CallStore, owners: list[int]) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+
+    outcomes = await asyncio.gather(
+        *(book(store, owner_id=owners[0], idempotency=key) for _ in range(5)), return_exceptions=True
+    )
+
+    booked = [outcome for outcome in outcomes if isinstance(outcome, Call)]
+    replayed = [outcome for outcome in outcomes if isinstance(outcome, AlreadyBooked)]
+    assert len(booked) == 1
+    assert [replay.call.id for replay in replayed] == [booked[0].id] * 4
+
+
+async def test_each_owner_has_keys_of_their_own(store: CallStore, owners: list[int]) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    first = await book(store, owner_id=owners[0], idempotency=key)
+
+    second = await book(store, owner_id=owners[1], idempotency=key)
+
+    assert second.id != first.id
+
+
+async def test_a_refused_booking_keeps_no_key(store: CallStore, owners: list[int]) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    await book(store, owner_id=owners[0])
+    with pytest.raises(LimitReached):
+        await book(store, owner_id=owners[0], quota=BookingQuota(pending_per_owner=1), idempotency=key)
+
+    booked = await book(store, owner_id=owners[0], idempotency=key)
+
+    assert booked.status is CallStatus.SCHEDULED
+
+
+async def test_a_key_is_forgotten_after_its_day(store: CallStore, owners: list[int], clock: ManualClock) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    first = await book(store, owner_id=owners[0], idempotency=key)
+    clock.advance(IDEMPOTENCY_KEYS_KEPT_S + 1)
+
+    again = await book(store, owner_id=owners[0], idempotency=Idempotency("retry-1", "fingerprint-b"))
+
+    assert again.id != first.id
+
+
+async def test_a_key_outlives_a_restart(backend: Backend, clock: ManualClock) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    store = await backend.open(clock)
+    try:
+        owner = await store.add_user(name="a", password_hash=None, is_admin=False)
+        first = await book(store, owner_id=owner.id, idempotency=key)
+    finally:
+        await store.close()
+
+    reopened = await backend.open(clock)
+    try:
+        with pytest.raises(AlreadyBooked) as again:
+            await book(reopened, owner_id=owner.id, idempotency=key)
+    finally:
+        await reopened.close()
+
+    assert again.value.call.id == first.id

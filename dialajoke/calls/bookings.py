@@ -20,7 +20,7 @@ from ..config import ProtectionConfig, SchedulerConfig
 from ..logs import about_call, logs_about_its_call
 from ..models import Call, CallStatus, Direction, Principal
 from ..scheduler import UnifiedTimedQueue
-from ..store import BookingQuota, CallStore, Limit, LimitReached, OnDoNotCallList
+from ..store import BookingQuota, CallStore, Idempotency, Limit, LimitReached, OnDoNotCallList
 from .calling_hours import CallingHours
 from .destinations import Destinations
 from .refusals import destination_not_allowed, limit_reached, on_do_not_call_list, outside_calling_hours
@@ -101,12 +101,15 @@ class Bookings:
         """What a request arriving now must keep."""
         return dataclasses.replace(self._rules, now=datetime.fromtimestamp(self._clock.time(), UTC))
 
-    async def book(self, request: CallRequest, principal: Principal) -> Call:
+    async def book(self, request: CallRequest, principal: Principal, *, idempotency: Idempotency | None = None) -> Call:
         """Store the call, then queue it: once this returns the call survives a restart.
 
         :param principal: the user booking it, who alone (with the admins) may see and cancel it.
+        :param idempotency: the client's key for this booking, stored with it (see CallStore.add_call).
         :raises BookingRefused: for a number the service may not ring, a time outside the
             callee's calling hours, a number on the do-not-call list, or a limit reached.
+        :raises AlreadyBooked: when the principal's key booked a call already, from the same request.
+        :raises IdempotencyKeyReused: when it did, from another request.
         """
         if (reason := self._destinations.refusal(request.number or request.to)) is not None:
             raise destination_not_allowed(reason)
@@ -126,6 +129,7 @@ class Bookings:
                 detail=detail,
                 owner_id=principal.user_id,
                 quota=self._quota(principal),
+                idempotency=idempotency,
             )
         except OnDoNotCallList as refusal:
             raise on_do_not_call_list(refusal, request.timezone) from None

@@ -116,6 +116,38 @@ class OnDoNotCallList(Exception):
         self.entry = entry
 
 
+IDEMPOTENCY_KEYS_KEPT_S = 24 * 3600.0
+"""How long an idempotency key names its booking: a client retries within minutes, and the
+key may then be used again; older ones are deleted as new ones come."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """The client's Idempotency-Key for a booking, and the fingerprint of the request it came with."""
+
+    key: str
+    fingerprint: str
+
+
+class AlreadyBooked(Exception):
+    """The owner's idempotency key booked a call already, from the same request; nothing new was saved.
+
+    :ivar call: that call, as it is now.
+    """
+
+    def __init__(self, call: Call) -> None:
+        super().__init__(f"this idempotency key booked call {call.id} already")
+        self.call = call
+
+
+class IdempotencyKeyReused(Exception):
+    """The owner's idempotency key booked a call already, from a different request; nothing was saved."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the idempotency key {key!r} was used already, for a different request")
+        self.key = key
+
+
 DialRefusal = Callable[[Call], str | None]
 """Why a due call must not be dialed now (e.g. outside the callee's calling hours), or None."""
 
@@ -140,6 +172,7 @@ class CallStore(abc.ABC):
         call_control_id: str | None = None,
         owner_id: int | None = None,
         quota: BookingQuota | None = None,
+        idempotency: Idempotency | None = None,
     ) -> Call:
         """Store a new call with its first timeline entry; it is durable when this returns.
 
@@ -149,6 +182,12 @@ class CallStore(abc.ABC):
         ``quota``, given for a booking, is checked in the same transaction as the insert,
         and so is the do-not-call list: raises :class:`OnDoNotCallList` for a number on it,
         else :class:`LimitReached` for the first limit the call would break.
+
+        ``idempotency``, given for a booking by a client that may retry it, is kept with the call
+        (for :data:`IDEMPOTENCY_KEYS_KEPT_S`, per owner) in the same write, and looked up before
+        anything else: a key the owner used already raises :class:`AlreadyBooked` with its call
+        when the fingerprints match, else :class:`IdempotencyKeyReused`. So two retries racing
+        book once. A refused booking keeps no key. It needs an ``owner_id``.
         """
 
     @abc.abstractmethod

@@ -33,11 +33,15 @@ from ..models import (
 from .contract import (
     DAY_S,
     HOUR_S,
+    IDEMPOTENCY_KEYS_KEPT_S,
     LOGIN_FAILURES_KEPT_S,
+    AlreadyBooked,
     BookingQuota,
     CallStore,
     CannotOpenDatabase,
     DialRefusal,
+    Idempotency,
+    IdempotencyKeyReused,
     LastAdmin,
     Limit,
     LimitReached,
@@ -169,6 +173,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE INDEX calls_by_due ON calls (due_at)",
         "CREATE INDEX calls_by_owner_status_due ON calls (owner_id, status, due_at)",
+    ),
+    # 6: the Idempotency-Key of each booking that came with one, per user, kept for a day.
+    (
+        """CREATE TABLE idempotency_keys (
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            call_id INTEGER NOT NULL REFERENCES calls (id),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (user_id, key)
+        )""",
+        "CREATE INDEX idempotency_keys_by_created ON idempotency_keys (created_at)",
     ),
 )
 """The statements that bring a database from each version (``PRAGMA user_version``) to the next.
@@ -339,14 +355,21 @@ class SqliteCallStore(CallStore):
         call_control_id: str | None = None,
         owner_id: int | None = None,
         quota: BookingQuota | None = None,
+        idempotency: Idempotency | None = None,
     ) -> Call:
+        if idempotency is not None and owner_id is None:
+            raise ValueError("an idempotency key belongs to a user: give the owner_id of the booking")
         now = self._clock.time()
         ref = unique_id()
         due_at = at.timestamp()
         booking = _Booking(to=to, owner_id=owner_id, due_at=due_at, booked_at=now)
 
-        def insert(db: sqlite3.Connection) -> int | OnDoNotCallList | LimitReached:
+        def insert(db: sqlite3.Connection) -> int | _NotBooked:
             # A refusal is returned, not raised: raised, it would undo and rerun the whole batch.
+            if idempotency is not None and owner_id is not None:
+                earlier = _earlier_booking(db, owner_id, idempotency, now)
+                if earlier is not None:
+                    return earlier
             refusal = None if quota is None else _refusal(db, quota, booking)
             if refusal is not None:
                 return refusal
@@ -357,10 +380,16 @@ class SqliteCallStore(CallStore):
             )
             assert cursor.lastrowid is not None
             _insert_event(db, cursor.lastrowid, now, status, detail)
+            if idempotency is not None:
+                db.execute(
+                    "INSERT INTO idempotency_keys (user_id, key, fingerprint, call_id, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (owner_id, idempotency.key, idempotency.fingerprint, cursor.lastrowid, now),
+                )
             return cursor.lastrowid
 
         call_id = await self._write(insert)
-        if isinstance(call_id, OnDoNotCallList | LimitReached):
+        if isinstance(call_id, Exception):
             raise call_id
         # Built from what was written rather than read back: nothing else can have changed it yet.
         created = epoch_to_datetime(now)
@@ -1039,6 +1068,27 @@ def _dial_outcome(
     if reason is not None:
         return CallStatus.MISSED, f"missed: {reason}"
     return CallStatus.DIALING, "dialing"
+
+
+_NotBooked = OnDoNotCallList | LimitReached | AlreadyBooked | IdempotencyKeyReused
+"""Why :meth:`SqliteCallStore.add_call` stored nothing."""
+
+
+def _earlier_booking(
+    db: sqlite3.Connection, owner_id: int, idempotency: Idempotency, now: float
+) -> AlreadyBooked | IdempotencyKeyReused | None:
+    """What the owner's key booked already, if anything, having forgotten every key past its day."""
+    db.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (now - IDEMPOTENCY_KEYS_KEPT_S,))
+    row = db.execute(
+        "SELECT fingerprint, call_id FROM idempotency_keys WHERE user_id = ? AND key = ?", (owner_id, idempotency.key)
+    ).fetchone()
+    if row is None:
+        return None
+    if row["fingerprint"] != idempotency.fingerprint:
+        return IdempotencyKeyReused(idempotency.key)
+    call = _call_by(db, "id", row["call_id"])
+    assert call is not None, "a key names a call, and calls are never deleted"
+    return AlreadyBooked(call)
 
 
 @dataclass(frozen=True)

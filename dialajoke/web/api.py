@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -16,27 +17,78 @@ from ..calls.bookings import CallNotCancellable, CallNotFound
 from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
-from ..store import MAX_ID
+from ..store import MAX_ID, AlreadyBooked, Idempotency, IdempotencyKeyReused
 from .paging import BadCursor, decode_cursor, encode_cursor
 from .problems import Problem
 
 MAX_LIST_LIMIT = 200
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _STATUS_NAMES = frozenset(status.value for status in CallStatus)
 
 
 async def create_call(request: web.Request) -> web.Response:
+    """Book a call: 201 with it, or, for an Idempotency-Key that booked one already, 200 with that call.
+
+    A client that timed out may send the same request again with the same key and be sure
+    it books once: the answer says ``Idempotent-Replayed: true``. The same key with another
+    request is refused (422), since the client has mixed up its keys.
+    """
+    key = _idempotency_key(request)
     document = await _json_body(request)
     bookings = request.app[keys.BOOKINGS]
     try:
         call_request = parse_json_request(document, bookings.rules())
     except InvalidRequest as exc:
         raise _invalid(exc.errors) from None
+    idempotency = None if key is None else Idempotency(key, request_fingerprint(document))
     try:
-        call = await bookings.book(call_request, request[keys.PRINCIPAL])
+        call = await bookings.book(call_request, request[keys.PRINCIPAL], idempotency=idempotency)
     except BookingRefused as refused:
         raise refused_problem(refused) from None
+    except AlreadyBooked as replay:
+        return _call_created(request, replay.call, status=200, headers={"Idempotent-Replayed": "true"})
+    except IdempotencyKeyReused:
+        raise Problem.of(
+            "idempotency-key-reused",
+            422,
+            f"The {IDEMPOTENCY_KEY_HEADER} {key!r} booked a call already, from a different request;"
+            " send each new booking with a new key.",
+        ) from None
+    return _call_created(request, call, status=201)
+
+
+def request_fingerprint(document: Any) -> str:
+    """SHA-256 of the JSON document in one canonical spelling: the same request however its keys and spaces fall."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key, None without one; a 400 problem for one no client should send."""
+    values = request.headers.getall(IDEMPOTENCY_KEY_HEADER, [])
+    if not values:
+        return None
+    key = values[0]
+    if len(values) > 1 or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not _is_printable_ascii(key):
+        raise Problem.of(
+            "invalid-request",
+            400,
+            f"The {IDEMPOTENCY_KEY_HEADER} header must be sent once, as 1 to {MAX_IDEMPOTENCY_KEY_LENGTH}"
+            " printable ASCII characters (a UUID will do); leave it out to book without one.",
+        )
+    return key
+
+
+def _is_printable_ascii(text: str) -> bool:
+    return all(" " <= char <= "~" for char in text)
+
+
+def _call_created(
+    request: web.Request, call: Call, *, status: int, headers: Mapping[str, str] | None = None
+) -> web.Response:
     location = str(request.app.router["api_call"].url_for(call_id=str(call.id)))
-    return web.json_response(call_json(call), status=201, headers={"Location": location})
+    return web.json_response(call_json(call), status=status, headers={"Location": location, **(headers or {})})
 
 
 def refused_problem(refused: BookingRefused) -> Problem:

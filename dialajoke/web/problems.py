@@ -152,6 +152,12 @@ PROBLEM_TYPES = {
         "This user booked protection.max_bookings_per_user_per_hour calls in the last hour; book again after"
         " the seconds in the Retry-After header.",
     ),
+    "idempotency-key-reused": (
+        "Idempotency key used for another request",
+        "This Idempotency-Key booked a call already, from a request with a different body. The same key with"
+        " the same body answers with the call it booked (200, Idempotent-Replayed: true); a new booking"
+        " needs a new key. A key is kept for 24 hours, for each user on their own.",
+    ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
     "storage-unavailable": (
         "Storage unavailable",
