@@ -114,11 +114,31 @@ def _create_call() -> dict[str, Any]:
     return {
         "operationId": "createCall",
         "summary": "Book a call",
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": (
+                    "1 to 255 printable characters; the same key with the same body within 24 hours answers"
+                    " the call already booked (200) instead of booking again, with another body 422."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref("BookingRequest")}}},
         "responses": {
             "201": {
                 "description": "Booked; Location is the call's URL.",
                 "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {JSON: {"schema": _ref("Call")}},
+            },
+            "200": {
+                "description": "Booked before with this Idempotency-Key and this body: the call as it is now.",
+                "headers": {
+                    "Location": {"schema": {"type": "string"}},
+                    "Idempotent-Replayed": {"schema": {"type": "string", "const": "true"}},
+                },
                 "content": {JSON: {"schema": _ref("Call")}},
             },
             **_errors(400, 401, 403, 408, 413, 415, 422, 429, 503),
