@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import aiohttp_jinja2
@@ -21,7 +20,7 @@ from .calls.destinations import Destinations
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, ProtectionConfig, TelnyxConfig
 from .metrics import Metrics
-from .models import Access, Call
+from .models import Access
 from .retries import RetryPolicy
 from .scheduler import UnifiedTimedQueue
 from .simulator import TelnyxSimulator
@@ -38,7 +37,7 @@ from .web import (
     session_middleware,
     setup_routes,
 )
-from .web.do_not_call import for_people
+from .web.formats import for_people, local_time
 from .web.pages import code_spans
 from .web.security import refuse_cross_site, security_headers
 from .web.slow_clients import read_body_in_time
@@ -105,11 +104,6 @@ def _setup_templates(app: web.Application, config: Config) -> None:
     env.filters["code_spans"] = code_spans
     env.filters["phone"] = for_people
     env.globals["version"] = __version__
-
-
-def local_time(call: Call) -> str:
-    """When a call is due, on the clock of the person who booked it."""
-    return call.at.astimezone(ZoneInfo(call.timezone)).strftime("%a %d %b %Y, %H:%M:%S %Z")
 
 
 class NoUserYet(Exception):

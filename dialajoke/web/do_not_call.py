@@ -11,13 +11,13 @@ import logging
 import re
 from typing import Any
 
-import phonenumbers
 from aiohttp import web
 
 from .. import keys
 from ..calls.validation import phone_number
 from ..models import DoNotCallEntry
 from .csrf import read_form
+from .formats import for_people
 from .pages import render
 from .problems import Problem
 
@@ -59,19 +59,6 @@ async def remove_number(request: web.Request) -> web.Response:
         raise Problem(404, "Not on the list", f"{number} is not on the do-not-call list: there is nothing to remove.")
     logger.info("do-not-call: %s removed by %s", number, request[keys.PRINCIPAL].name)
     raise web.HTTPSeeOther(location=request.app.router["do_not_call"].url_for().with_query(done="removed"))
-
-
-def for_people(number: str) -> str:
-    """``+12025550142`` -> ``+1 202-555-0142``: grouped as the number's own country writes it.
-
-    A number phonenumbers cannot read (an inbound caller's, put on the list by pressing 9)
-    is shown as it is stored.
-    """
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _cancelled_in_words(count: int) -> str:

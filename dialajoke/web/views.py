@@ -6,7 +6,6 @@ import math
 import re
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -18,6 +17,7 @@ from ..calls.validation import InvalidRequest, parse_form
 from ..models import FINAL_STATUSES, Call, CallStatus, User
 from ..store import MAX_ID
 from .csrf import read_form
+from .formats import wall_time
 from .pages import render
 from .problems import PROBLEM_TYPES, Problem
 
@@ -26,7 +26,6 @@ BOOKED_ID = re.compile(r"[1-9][0-9]{0,18}")
 FORM_FIELDS = ("to", "date", "time", "timezone")
 FORM_FIELD_OF = {"at": "time"}
 """The form's field for each API field a refusal may name; the form asks for ``at`` as a date and a time."""
-TIMELINE_TIME = "%a %d %b %Y, %H:%M:%S %Z"
 
 
 async def index(request: web.Request) -> web.Response:
@@ -73,11 +72,10 @@ async def call_page(request: web.Request) -> web.Response:
     call = await request.app[keys.STORE].get_call(call_id) if call_id <= MAX_ID else None
     if call is None or not request[keys.PRINCIPAL].may_see(call):
         raise Problem.of("call-not-found", 404, f"You have no call {call_id}.")
-    zone = ZoneInfo(call.timezone)
     context = {
         "call": call,
         "reason": _reasons(request, [call]).get(call.id),
-        "timeline": [(entry.at.astimezone(zone).strftime(TIMELINE_TIME), entry) for entry in call.events],
+        "timeline": [(wall_time(entry.at, call.timezone), entry) for entry in call.events],
     }
     return await render(request, "call.html", context)
 
