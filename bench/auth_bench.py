@@ -29,11 +29,9 @@ to its owner, inside the handler, is counted in the booking, not in authenticati
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import itertools
-import shutil
 import statistics
 import tempfile
 import time
@@ -51,7 +49,7 @@ from dialajoke.config import load_config
 from dialajoke.web import access_middleware, csrf_middleware, session_middleware
 from dialajoke.web.problems import Problem
 
-from .common import NO_PROTECTION, SERVER_CPU, pin_this_process, table, write_results
+from .common import NO_PROTECTION, in_process_main, table
 from .service_bench import booking_requests, load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -258,18 +256,7 @@ def report(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, one round: checks the harness, not the numbers"
-    )
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
-    pin_this_process(SERVER_CPU)
-    results = asyncio.run(run(args.quick))
-    print(report(results))
-    path = write_results("auth-quick" if args.quick else "auth", results)
-    print(f"\nraw results and machine: {path}")
+    in_process_main(__doc__ or "", "auth", run, report, argv)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
 import platform
@@ -11,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -168,3 +171,26 @@ def add_user(service_env: dict[str, str], name: str, *, admin: bool = False) -> 
     if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(f"{' '.join(command[1:])} failed: {done.stderr.strip()}")
     return done.stdout.strip().splitlines()[-1]
+
+
+def in_process_main(
+    doc: str,
+    name: str,
+    run: Callable[[bool], Coroutine[Any, Any, dict[str, Any]]],
+    report: Callable[[dict[str, Any]], str],
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a benchmark whose server runs in this process (pinned to ``SERVER_CPU``)
+    while wrk loads it: ``--quick``, its table, and its results in ``bench/results/NAME.json``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one round: checks the harness, not the numbers"
+    )
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
+    pin_this_process(SERVER_CPU)
+    results = asyncio.run(run(args.quick))
+    print(report(results))
+    path = write_results(f"{name}-quick" if args.quick else name, results)
+    print(f"\nraw results and machine: {path}")

@@ -27,12 +27,10 @@ users, each with their own API key, up to six months ahead.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import json
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -47,7 +45,7 @@ from dialajoke import keys
 from dialajoke.app import create_app
 from dialajoke.config import load_config
 
-from .common import NO_PROTECTION, SERVER_CPU, pin_this_process, table, write_results
+from .common import NO_PROTECTION, in_process_main, table
 from .service_bench import BOOKING_REGIONS, load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -205,18 +203,7 @@ def report(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes, one round: checks the harness, not the numbers"
-    )
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
-    pin_this_process(SERVER_CPU)
-    results = asyncio.run(run(args.quick))
-    print(report(results))
-    path = write_results("protection-quick" if args.quick else "protection", results)
-    print(f"\nraw results and machine: {path}")
+    in_process_main(__doc__ or "", "protection", run, report, argv)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ import asyncio
 import getpass
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable
 
 from .calls.validation import phone_number
 from .clock import SystemClock
-from .config import Config, ConfigError, load_config
-from .logs import E164_NUMBER, configure_logging
-from .store import CallStore, CannotOpenDatabase, SqliteCallStore, StorageUnavailable
-from .users_cli import print_table, when
+from .config import Config
+from .logs import E164_NUMBER
+from .store import CallStore, SqliteCallStore
+from .users_cli import print_table, run_action, when
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +31,6 @@ DESCRIPTION = (
 )
 ADDED_BY = "the command line"
 """Who the list says added a number from here."""
-QUIET_LOG_LEVEL = "WARNING"
-"""The store's log (a schema brought up to date) is noise here; this module's own changes are not."""
 LIST_LIMIT = 1_000_000
 """``dnc list`` prints the whole list, latest first: it is for people and scripts alike, never paged."""
 
@@ -62,24 +59,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def main(args: argparse.Namespace) -> int:
     """Run one ``dnc`` action: 0 done, 1 refused (the reason on one line of stderr), 2 a settings error."""
-    try:
-        config = load_config(args.config, os.environ)
-    except ConfigError as exc:
-        print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(QUIET_LOG_LEVEL)
-    logger.setLevel(logging.INFO)
-    try:
+
+    def act(config: Config) -> None:
+        logger.setLevel(logging.INFO)
         if "number" in args:
             args.number = _number(args.number, config, as_stored=args.action == "remove")
         asyncio.run(_run(config, args.run, args))
-    except (Refused, CannotOpenDatabase, StorageUnavailable) as exc:
-        print(f"dialajoke dnc: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("dialajoke dnc: interrupted; nothing was changed", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_action("dnc", args, act, (Refused,))
 
 
 def _number(typed: str, config: Config, *, as_stored: bool) -> str:

@@ -87,20 +87,37 @@ def _password_argument(parser: argparse.ArgumentParser, without: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run one ``users`` action: 0 done, 1 refused (the reason on one line of stderr), 2 a settings error."""
+
+    def act(config: Config) -> None:
+        args.password = _read_password(args)
+        asyncio.run(_run(config, args.run, args))
+
+    return run_action("users", args, act, (Refused, AccountsError, UserExists, LastAdmin))
+
+
+def run_action(
+    command: str, args: argparse.Namespace, act: Callable[[Config], None], refusals: tuple[type[Exception], ...]
+) -> int:
+    """What every command of the service's own command line does around its action (``users``, ``dnc``).
+
+    The service's settings are read as the service reads them; the store's own log is quiet. Exit
+    0 done, 1 refused (one of ``refusals``, or the database could not be opened or written: the
+    reason on one line of stderr), 2 a settings error.
+    """
     try:
         config = load_config(args.config, os.environ)
     except ConfigError as exc:
         print(f"dialajoke: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(QUIET_LOG_LEVEL)
+    refused: tuple[type[Exception], ...] = (*refusals, CannotOpenDatabase, StorageUnavailable)
     try:
-        args.password = _read_password(args)
-        asyncio.run(_run(config, args.run, args))
-    except (Refused, AccountsError, UserExists, LastAdmin, CannotOpenDatabase, StorageUnavailable) as exc:
-        print(f"dialajoke users: {exc}", file=sys.stderr)
+        act(config)
+    except refused as exc:
+        print(f"dialajoke {command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("dialajoke users: interrupted; nothing was changed", file=sys.stderr)
+        print(f"dialajoke {command}: interrupted; nothing was changed", file=sys.stderr)
         return 1
     return 0
 
