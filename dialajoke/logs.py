@@ -30,6 +30,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 """The console line; ``context`` is `` [req ID]`` and `` [call ID]``, each when known."""
 E164_NUMBER = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}(?![\d*])")
 """A number as the service stores and sends it: + and 7 to 15 digits (and not the start of one masked)."""
+LOGGED_NUMBER = re.compile(r"(?<![\w+%])(?:\+|%2[Bb])[1-9]\d{6,14}(?![\d*])")
+"""What is masked in a log line: an E.164 number, also with its + percent-encoded, as a URL in an
+access-log line carries it (``/do-not-call/%2B12025550142/remove``)."""
 MASK = "****"
 
 
@@ -44,8 +47,8 @@ def mask_number(number: str) -> str:
 
 
 def mask_numbers(text: str) -> str:
-    """``text`` with every E.164 number in it masked."""
-    return E164_NUMBER.sub(lambda match: mask_number(match.group()), text)
+    """``text`` with every E.164 number in it masked, its + written or percent-encoded."""
+    return LOGGED_NUMBER.sub(lambda match: mask_number(match.group()), text)
 
 
 class MaskPhoneNumbers(logging.Filter):

@@ -41,6 +41,12 @@ def test_every_number_in_a_text_is_masked_and_nothing_else() -> None:
     )
 
 
+def test_a_number_in_a_url_with_its_plus_percent_encoded_is_masked() -> None:
+    line = '"POST /do-not-call/%2B12025550142/remove HTTP/1.1" and ?owner=%2b13125550100'
+
+    assert mask_numbers(line) == '"POST /do-not-call/%2B12025****42/remove HTTP/1.1" and ?owner=%2b13125****00'
+
+
 def test_a_number_already_masked_is_left_as_it_is() -> None:
     assert mask_numbers("call to +1202555****42") == "call to +1202555****42"
 

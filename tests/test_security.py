@@ -162,6 +162,30 @@ async def test_cors_origins_may_book_without_credentials_and_others_may_not(star
     assert len(await calls_booked(service)) == 1
 
 
+async def test_a_cors_origin_may_send_an_idempotency_key_and_read_the_paging_and_replay_headers(
+    start_service: StartService,
+) -> None:
+    service = await start_service(cors=CorsConfig(origins=("https://app.example",)))
+    preflight = await service.anonymous.options(
+        "/api/calls",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+        },
+    )
+    booked = await service.client.post(
+        "/api/calls",
+        json={"to": "+12025550142", "at": service.iso_in(60)},
+        headers={"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site", "Idempotency-Key": "k1"},
+    )
+
+    assert preflight.status == 200
+    assert "IDEMPOTENCY-KEY" in preflight.headers["Access-Control-Allow-Headers"].upper()
+    exposed = booked.headers["Access-Control-Expose-Headers"].upper()
+    assert {"LINK", "IDEMPOTENT-REPLAYED", "LOCATION"} <= {name.strip() for name in exposed.split(",")}
+
+
 async def test_telnyx_may_post_webhooks_from_anywhere(service: Service) -> None:
     response = await service.client.post(
         "/webhook", data=b"{}", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}

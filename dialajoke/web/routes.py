@@ -77,8 +77,8 @@ def _allow_cross_origin(app: web.Application, cors: CorsConfig, routes: list[web
     """Let the browser apps of ``cors.origins`` call the API; never with the visitor's cookies."""
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False,
-        allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
-        expose_headers=("Location", "X-Request-ID"),
+        allow_headers=("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"),
+        expose_headers=("Location", "X-Request-ID", "Link", "Idempotent-Replayed"),
         allow_methods=("GET", "POST", "DELETE"),
     )
     setup = aiohttp_cors.setup(app, defaults=dict.fromkeys(cors.origins, options))
