@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from dialajoke.accounts import passwords
 from dialajoke.config import Config
 
+from .browser import browser, chromium, open_page  # noqa: F401  (the browser tests' fixtures)
 from .clock import ManualClock
 from .service import START, Service, service_config
 
