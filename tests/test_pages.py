@@ -81,5 +81,5 @@ async def test_the_booked_call_stays_highlighted_when_the_table_refreshes(servic
 
     fragment = await (await service.pages.get(f"/calls/table?booked={second['id']}")).text()
 
-    assert f'<tr id="call-{second["id"]}" class="booked">' in fragment
-    assert f'<tr id="call-{first["id"]}" class="">' in fragment
+    assert f'<tr id="call-{second["id"]}" class="call booked"' in fragment
+    assert f'<tr id="call-{first["id"]}" class="call"' in fragment
