@@ -28,12 +28,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 """The console line; ``context`` is `` [req ID]`` and `` [call ID]``, each when known."""
-E164_NUMBER = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}(?![\d*])")
+MASK = "****"
+NOT_MASKED_YET = r"(?!\d|\*{4}\d\d)"
+"""What follows a number that is whole: neither more digits nor the rest of a mask (``****42``)."""
+E164_NUMBER = re.compile(rf"(?<![\w+])\+[1-9]\d{{6,14}}{NOT_MASKED_YET}")
 """A number as the service stores and sends it: + and 7 to 15 digits (and not the start of one masked)."""
-LOGGED_NUMBER = re.compile(r"(?<![\w+%])(?:\+|%2[Bb])[1-9]\d{6,14}(?![\d*])")
+LOGGED_NUMBER = re.compile(rf"(?<![\w+%])(?:\+|%2[Bb])[1-9]\d{{6,14}}{NOT_MASKED_YET}")
 """What is masked in a log line: an E.164 number, also with its + percent-encoded, as a URL in an
 access-log line carries it (``/do-not-call/%2B12025550142/remove``)."""
-MASK = "****"
 
 
 def mask_number(number: str) -> str:
@@ -149,11 +151,18 @@ class JsonFormatter(logging.Formatter):
         return mask_numbers(json.dumps(entry, ensure_ascii=False, default=str))
 
 
+class ConsoleFormatter(logging.Formatter):
+    """A line for a person to read; phone numbers are masked in the whole line, as in JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_numbers(super().format(record))
+
+
 def formatter_for(log_format: str) -> logging.Formatter:
     """The formatter ``log_format`` names; ``auto``: console when stderr is a terminal, where a person reads it."""
     if log_format == "auto":
         log_format = "console" if sys.stderr.isatty() else "json"
-    return JsonFormatter() if log_format == "json" else logging.Formatter(LOG_FORMAT)
+    return JsonFormatter() if log_format == "json" else ConsoleFormatter(LOG_FORMAT)
 
 
 def configure_logging(level: str, log_format: str = "console") -> None:

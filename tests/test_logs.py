@@ -51,6 +51,21 @@ def test_a_number_already_masked_is_left_as_it_is() -> None:
     assert mask_numbers("call to +1202555****42") == "call to +1202555****42"
 
 
+def test_a_number_followed_by_stars_that_are_not_a_mask_is_masked() -> None:
+    assert mask_numbers("*+12025550142* and +13125550100****") == "*+1202555****42* and +1312555****00****"
+
+
+def test_a_number_in_any_part_of_a_console_line_is_masked() -> None:
+    record = logging.LogRecord("dialajoke", logging.INFO, __file__, 1, "booked", (), None)
+    record.request_id = "+12025550142"
+    record.stack_info = "Stack (most recent call last):\n  dialing +13125550100"
+
+    line = formatted(record, logs.formatter_for("console"))
+
+    assert "[req +1202555****42]" in line
+    assert "dialing +1312555****00" in line
+
+
 def formatted(record: logging.LogRecord, formatter: logging.Formatter | None = None) -> str:
     """The line the service's handler writes for ``record``: its filters, then the formatter."""
     assert MaskPhoneNumbers().filter(record)

@@ -706,3 +706,25 @@ async def test_retry_after_is_read_in_both_forms(
         await dial(client)
 
     assert raised.value.retry_after_s == expected
+
+
+async def test_an_error_of_any_size_is_kept_short_for_the_timeline_and_the_log(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(telnyx_error(422, "1" * 5000, "Invalid (" * 20000, "x)" * 50000))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    error = caught.value
+    assert (len(error.title), len(error.detail), len(error.code)) == (200, 500, 20)
+    assert error.title.startswith("Invalid (Invalid (") and error.title.endswith("\u2026")
+    assert len(error.describe()) < 800
+
+
+async def test_an_answer_that_is_not_telnyx_json_keeps_the_start_of_its_text(start_telnyx: StartTelnyx) -> None:
+    _, client = await start_telnyx(answer(502, "<html>" + "bad gateway " * 10000, content_type="text/html"))
+
+    with pytest.raises(TelnyxError) as caught:
+        await dial(client)
+
+    assert caught.value.detail.startswith("<html>bad gateway")
+    assert len(caught.value.detail) == 500

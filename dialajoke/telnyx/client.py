@@ -45,6 +45,13 @@ COMMAND_RETRY_WINDOW_S = COMMAND_ID_WINDOW_S - 10.0
 request's own timeout and clocks that disagree."""
 
 
+MAX_TITLE_CHARS = 200
+MAX_DETAIL_CHARS = 500
+MAX_CODE_CHARS = 20
+"""How much of Telnyx's error text is kept: it goes into logs, the call's timeline and the page,
+and an answer of any size (a proxy's HTML page, a misbehaving server) must not fill them."""
+
+
 class TelnyxError(Exception):
     """Telnyx refused a command or could not be reached.
 
@@ -339,8 +346,18 @@ async def _error_from(response: aiohttp.ClientResponse) -> TelnyxError:
         first = json.loads(text)["errors"][0]
         title, detail, code = str(first.get("title", "")), str(first.get("detail", "")), str(first.get("code", ""))
     except (ValueError, AttributeError, IndexError, KeyError, TypeError):
-        title, detail, code = response.reason or "Error", text[:200], ""
-    return TelnyxError(response.status, title, detail, code, retry_after_s)
+        title, detail, code = response.reason or "Error", text, ""
+    return TelnyxError(
+        response.status,
+        _clipped(title, MAX_TITLE_CHARS),
+        _clipped(detail, MAX_DETAIL_CHARS),
+        _clipped(code, MAX_CODE_CHARS),
+        retry_after_s,
+    )
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after_s(value: str | None) -> float | None:
