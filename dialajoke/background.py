@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any
+
+from . import logs
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +26,8 @@ class BackgroundTasks:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
+        """Run ``coro`` on its own; it outlives the request that started it, so its lines carry no request id."""
+        task = asyncio.create_task(coro, name=name, context=_outside_any_request())
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
@@ -49,3 +53,10 @@ class BackgroundTasks:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _outside_any_request() -> contextvars.Context:
+    """The current context (a call id, say) without the request id."""
+    context = contextvars.copy_context()
+    context.run(logs.request_id.set, None)
+    return context
