@@ -48,7 +48,15 @@ async def test_a_scheduled_call_page_has_a_cancel_button_that_cancels_it(service
     )
 
     assert cancelled.status == 303
-    assert "cancelled by you" in await page_text(service, f"/calls/{booked['id']}")
+    assert "cancelled by alice" in await page_text(service, f"/calls/{booked['id']}")
+
+
+async def test_a_call_an_admin_cancelled_says_which_admin_to_its_booker(service: Service) -> None:
+    booked = await service.book(NUMBER)
+
+    assert (await service.admin_client.delete(f"/api/calls/{booked['id']}")).status == 200
+
+    assert "cancelled by admin" in await page_text(service, f"/calls/{booked['id']}")
 
 
 async def test_another_users_call_page_is_not_found_exactly_as_an_unknown_one(service: Service) -> None:

@@ -107,8 +107,11 @@ def test_a_missed_call_says_why_it_was_not_dialed(detail: str, reason: str) -> N
     assert words(ended(CallStatus.MISSED, detail)) == reason
 
 
-def test_a_call_cancelled_by_its_booker() -> None:
-    assert words(ended(CallStatus.CANCELLED, "cancelled")) == "cancelled by you"
+@pytest.mark.parametrize(
+    ("detail", "reason"), [("cancelled by alice", "cancelled by alice"), ("cancelled", "cancelled")]
+)
+def test_a_cancelled_call_says_who_cancelled_it_when_known(detail: str, reason: str) -> None:
+    assert words(ended(CallStatus.CANCELLED, detail)) == reason
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from ..scheduler import UnifiedTimedQueue
 from ..store import BookingQuota, CallStore, Idempotency, Limit, LimitReached, OnDoNotCallList
 from .calling_hours import CallingHours
 from .destinations import Destinations
+from .outcomes import CANCELLED_BY
 from .refusals import destination_not_allowed, limit_reached, on_do_not_call_list, outside_calling_hours
 from .validation import BookingRules, CallRequest, server_timezone
 
@@ -177,13 +178,15 @@ class Bookings:
         """Cancel a call not yet dialed.
 
         :param by: who asks; a call they may not see is not found, exactly as a call that never was.
+            Their name goes on the timeline, so its owner can tell their own cancel from an admin's.
         :raises CallNotFound: :raises CallNotCancellable: once the call has been dialed.
         """
         if by is not None and not by.is_admin:
             owned = await self._store.get_call(call_id)
             if owned is None or not by.may_see(owned):
                 raise CallNotFound(call_id)
-        cancelled = await self._store.move(call_id, CallStatus.CANCELLED, "cancelled", only_from={CallStatus.SCHEDULED})
+        detail = f"{CANCELLED_BY}{by.name}" if by is not None else "cancelled"
+        cancelled = await self._store.move(call_id, CallStatus.CANCELLED, detail, only_from={CallStatus.SCHEDULED})
         if cancelled is None:
             call = await self._store.get_call(call_id)
             if call is None:

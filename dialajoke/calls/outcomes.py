@@ -18,6 +18,9 @@ UNREACHABLE_CAUSES = frozenset({"not_found"})
 DIAL_REFUSED = re.compile(r"dial failed: Telnyx answered \d{3}: (?P<title>.+?)(?: \(.*\))?(?: \[code [^\]]*\])?")
 """A dial Telnyx refused, as the timeline records it (TelnyxError.describe): its title is the reason."""
 
+CANCELLED_BY = "cancelled by "
+"""How the timeline starts the entry of a call someone cancelled, before their name."""
+
 DIAL_UNREACHED = "dial failed: Telnyx could not be reached"
 
 MISSED_BECAUSE = (
@@ -81,9 +84,10 @@ def _missed(call: Call) -> str:
 
 
 def _cancelled(call: Call) -> str:
-    if "do-not-call" in _final_detail(call):
+    detail = _final_detail(call)
+    if "do-not-call" in detail:
         return "the number asked never to be called"
-    return "cancelled by you"
+    return detail if detail.startswith(CANCELLED_BY) else "cancelled"
 
 
 def _final_detail(call: Call) -> str:
