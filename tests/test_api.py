@@ -42,6 +42,18 @@ async def test_invalid_fields_are_each_named_in_one_problem(service: Service) ->
     assert (await (await service.client.get("/api/calls")).json())["calls"] == []
 
 
+async def test_an_unknown_field_is_refused_by_name_and_books_nothing(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), "callback/url~": "https://example.com"}
+
+    response = await service.client.post("/api/calls", json=body)
+
+    assert response.status == 400
+    [error] = (await response.json())["errors"]
+    assert (error["field"], error["pointer"]) == ("callback/url~", "#/callback~1url~0")
+    assert "unknown field" in error["detail"]
+    assert (await (await service.client.get("/api/calls")).json())["calls"] == []
+
+
 @pytest.mark.parametrize(
     ("at_offset_s", "why"),
     [(-1, "passed"), (31 * 24 * 3600, "30 days")],

@@ -48,6 +48,28 @@ async def test_a_retry_answers_with_the_call_already_booked_and_books_nothing(se
     assert len(await calls_of(service.client)) == 1
 
 
+async def test_a_retry_after_the_calls_time_has_passed_still_answers_with_its_call(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(60)}
+    first = await post(service.client, body)
+    assert first.status == 201, await first.text()
+    service.clock.advance(120)
+
+    again = await post(service.client, body)
+
+    assert again.status == 200, await again.text()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == (await first.json())["id"]
+
+
+async def test_the_same_key_with_another_body_is_refused_even_when_that_body_is_invalid(service: Service) -> None:
+    await post(service.client, {"to": "+12025550142", "at": service.iso_in(3600)})
+
+    reused = await post(service.client, {"to": "+12025550142", "at": service.iso_in(-60)})
+
+    assert reused.status == 422
+    assert (await reused.json())["type"] == "/problems/idempotency-key-reused"
+
+
 async def test_retries_sent_at_once_book_one_call(service: Service) -> None:
     body = {"to": "+12025550142", "at": service.iso_in(3600)}
 

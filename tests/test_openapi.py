@@ -11,6 +11,7 @@ from openapi_schema_validator import OAS31Validator, validate
 from openapi_spec_validator import validate as validate_spec
 
 from dialajoke import __version__
+from dialajoke.calls.payloads import BookingPayload
 from dialajoke.web.openapi import document
 
 from .service import Service
@@ -136,3 +137,34 @@ async def test_the_docs_page_shows_every_operation_and_schema(service: Service) 
         assert f'id="schema-{name}"' in page
     assert "<script" not in page
     assert "style=" not in page
+
+
+def request_body_schema(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """The schema the document gives this operation's JSON body, with the components it points into."""
+    body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return {**body, "components": spec["components"]}
+
+
+def test_the_booking_body_is_documented_as_the_model_that_parses_it() -> None:
+    spec = document()
+    schema = request_body_schema(spec, "/api/calls", "post")
+    booking = spec["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
+
+    assert booking["additionalProperties"] is False
+    assert list(booking["properties"]) == list(BookingPayload.model_fields) == ["to", "at", "timezone"]
+    assert booking["required"] == ["to", "at"]
+    body = {"to": "+12025550142", "at": "2030-01-31T09:30:00Z", "timezone": None}
+    validator = OAS31Validator(schema)
+    assert validator.is_valid(body)
+    for refused in ({**body, "tz": "UTC"}, {**body, "to": 12025550142}, {"to": "+12025550142"}):
+        assert not validator.is_valid(refused), refused
+
+
+async def test_a_body_the_document_refuses_is_refused_by_the_service(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), "tz": "UTC"}
+    assert not OAS31Validator(request_body_schema(document(), "/api/calls", "post")).is_valid(body)
+
+    response = await service.client.post("/api/calls", json=body)
+
+    assert response.status == 400
+    assert [error["field"] for error in (await response.json())["errors"]] == ["tz"]

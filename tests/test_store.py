@@ -1475,6 +1475,31 @@ async def test_a_key_used_again_with_the_same_request_gives_its_call_as_it_is_no
     assert await store.count_by_status() == {CallStatus.SCHEDULED: 1}
 
 
+async def test_a_key_looked_up_gives_the_call_it_booked_as_it_is_now(store: CallStore, owners: list[int]) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    first = await book(store, owner_id=owners[0], idempotency=key)
+    await store.add_note(first.id, "noted")
+
+    assert await store.booked_with_key(owners[0], key) == await store.get_call(first.id)
+    assert await store.booked_with_key(owners[1], key) is None
+    assert await store.booked_with_key(owners[0], Idempotency("retry-2", "fingerprint-a")) is None
+
+
+async def test_a_key_looked_up_with_another_request_is_reused(store: CallStore, owners: list[int]) -> None:
+    await book(store, owner_id=owners[0], idempotency=Idempotency("retry-1", "fingerprint-a"))
+
+    with pytest.raises(IdempotencyKeyReused):
+        await store.booked_with_key(owners[0], Idempotency("retry-1", "fingerprint-b"))
+
+
+async def test_a_key_past_its_day_is_not_found(store: CallStore, owners: list[int], clock: ManualClock) -> None:
+    key = Idempotency("retry-1", "fingerprint-a")
+    await book(store, owner_id=owners[0], idempotency=key)
+    clock.advance(IDEMPOTENCY_KEYS_KEPT_S + 1)
+
+    assert await store.booked_with_key(owners[0], key) is None
+
+
 async def test_a_key_used_again_with_another_request_books_nothing(store: CallStore, owners: list[int]) -> None:
     await book(store, owner_id=owners[0], idempotency=Idempotency("retry-1", "fingerprint-a"))
 

@@ -259,6 +259,33 @@ def test_every_bad_api_field_is_reported_at_once() -> None:
     assert all(message for message in errors.values())
 
 
+def test_a_field_the_api_does_not_know_is_refused_by_name() -> None:
+    errors = api_errors(booking(timezone="Europe/Dublin", tz="Europe/Dublin"))
+
+    assert list(errors) == ["tz"]
+    assert "unknown field 'tz'" in errors["tz"]
+    assert "remove it" in errors["tz"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "sent"),
+    [("to", 12025550142, "a number"), ("at", None, "null"), ("timezone", ["UTC"], "an array"), ("to", True, "boolean")],
+)
+def test_a_field_of_the_wrong_json_type_is_refused_not_coerced(field: str, value: object, sent: str) -> None:
+    errors = api_errors(booking(**{field: value}))
+
+    assert list(errors) == [field]
+    assert "a string in quotes" in errors[field]
+    assert sent in errors[field]
+
+
+def test_a_field_of_the_wrong_type_does_not_hide_what_is_wrong_with_the_others() -> None:
+    errors = api_errors({"to": 12025550142, "at": "2027-02-01T09:30:00Z", "timezone": "Mars/Olympus_Mons"})
+
+    assert list(errors) == ["to", "timezone", "at"]
+    assert "passed" in errors["at"]
+
+
 def test_every_bad_form_field_is_reported_at_once() -> None:
     errors = form_errors({"to": "", "date": "31/01/2027", "time": "9.30pm", "timezone": "Mars/Olympus_Mons"})
 

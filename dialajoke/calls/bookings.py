@@ -145,6 +145,16 @@ class Bookings:
             logger.info("call %s to %s booked for %s", call.id, call.to, call.at.isoformat())
         return call
 
+    async def booked_before(self, principal: Principal, idempotency: Idempotency) -> Call | None:
+        """The call the principal's key booked from this same request, as it is now; None for a new key.
+
+        Asked before the request is checked, so that a retry gets its call even once the
+        call's time has passed or a limit has filled since.
+
+        :raises IdempotencyKeyReused: when the key booked a call from another request.
+        """
+        return await self._store.booked_with_key(principal.user_id, idempotency)
+
     def _quota(self, principal: Principal) -> BookingQuota:
         """The limits from the settings; an admin's own limits are higher, yet still there."""
         protection = self._protection

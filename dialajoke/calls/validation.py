@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+from pydantic import ValidationError
+
+from .payloads import BookingPayload, field_errors
 
 # Unless told to keep them, phonenumbers passes each metadata pattern through
 # re.compile (a lookup in re's own cache) on every use, a dozen times per number.
@@ -26,6 +29,16 @@ phonenumbers.enable_pattern_cache()
 COSTLY_NUMBER_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST})
 """Numbers that would cost the account dearly per call: never dialed on someone's say-so."""
 OUT_OF_RANGE = "this time is centuries away: pick a time in the next few days"
+NUMBER_WANTED = "enter the phone number to call, e.g. +1 312 555 0100"
+TIME_WANTED = "give the time in ISO 8601 with its offset, e.g. 2030-01-31T09:30:00+00:00 or ...Z"
+ZONE_WANTED = "give an IANA time zone such as Europe/Dublin"
+_BOOKING_WANTS = {
+    "": 'send a JSON object such as {"to": "+13125550100", "at": "2030-01-01T09:00:00Z"}',
+    "to": NUMBER_WANTED,
+    "at": TIME_WANTED,
+    "timezone": ZONE_WANTED,
+}
+"""What a booking's body and each of its fields should be: the message when one is missing or not a string."""
 
 
 class InvalidRequest(Exception):
@@ -56,16 +69,33 @@ class BookingRules:
 
 
 def parse_json_request(document: Any, rules: BookingRules) -> CallRequest:
-    """``{"to": "+353...", "at": "2026-11-24T10:00:00+00:00", "timezone": "Europe/Dublin"?}``."""
-    if not isinstance(document, dict):
-        raise InvalidRequest({"": 'send a JSON object such as {"to": "+13125550100", "at": "2030-01-01T09:00:00Z"}'})
-    errors: dict[str, str] = {}
-    number = _collect(errors, "to", lambda: parsed_phone_number(document.get("to"), rules.default_region))
-    zone = _collect(errors, "timezone", lambda: timezone_name(document.get("timezone") or rules.default_timezone))
-    at = _collect(errors, "at", lambda: _check_window(_iso_datetime(document.get("at")), rules))
+    """``{"to": "+353...", "at": "2026-11-24T10:00:00+00:00", "timezone": "Europe/Dublin"?}``.
+
+    The model (:class:`BookingPayload`) first: its fields, their types, and no others; then
+    what it cannot judge, on each field it accepted, so that every bad field is named at once.
+    """
+    fields, errors = _booking_fields(document)
+    number = _collect(errors, "to", lambda: parsed_phone_number(fields["to"], rules.default_region))
+    zone = _collect(errors, "timezone", lambda: timezone_name(fields["timezone"] or rules.default_timezone))
+    at = _collect(errors, "at", lambda: _check_window(_iso_datetime(fields["at"]), rules))
     if errors:
         raise InvalidRequest(errors)
     return CallRequest(e164(number), at, zone, number)
+
+
+def _booking_fields(document: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The booking's fields the model accepts, and the model's message for each field it refuses.
+
+    The model judges each field on its own, so a field it did not refuse is as it should be
+    even when another is not.
+    """
+    try:
+        return BookingPayload.model_validate(document).model_dump(), {}
+    except ValidationError as error:
+        errors = field_errors(error, _BOOKING_WANTS)
+    if not isinstance(document, dict):
+        raise InvalidRequest(errors)
+    return {name: document.get(name) for name in BookingPayload.model_fields if name not in errors}, errors
 
 
 def parse_form(form: Mapping[str, str], rules: BookingRules) -> CallRequest:
@@ -88,6 +118,9 @@ class _FieldProblem(ValueError):
 
 
 def _collect(errors: dict[str, str], name: str, check: Any) -> Any:
+    """What ``check`` returns; None, with its message in ``errors``, for a field found wrong, now or before."""
+    if name in errors:
+        return None
     try:
         return check()
     except _FieldProblem as problem:
@@ -107,7 +140,7 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
 def parsed_phone_number(raw: object, default_region: str) -> phonenumbers.PhoneNumber:
     """:func:`phone_number`, as phonenumbers reads it."""
     if not isinstance(raw, str) or not raw.strip():
-        raise _FieldProblem("enter the phone number to call, e.g. +1 312 555 0100")
+        raise _FieldProblem(NUMBER_WANTED)
     _refuse_invisible_characters(raw)
     try:
         parsed = phonenumbers.parse(raw, default_region)
@@ -150,7 +183,7 @@ def _refuse_invisible_characters(raw: str) -> None:
 
 def timezone_name(raw: object) -> str:
     if not isinstance(raw, str) or not raw:
-        raise _FieldProblem("give an IANA time zone such as Europe/Dublin")
+        raise _FieldProblem(ZONE_WANTED)
     try:
         zoneinfo.ZoneInfo(raw)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -193,14 +226,11 @@ def _form_time(raw: object) -> time:
     return value
 
 
-def _iso_datetime(raw: object) -> datetime:
-    hint = "give the time in ISO 8601 with its offset, e.g. 2030-01-31T09:30:00+00:00 or ...Z"
-    if not isinstance(raw, str):
-        raise _FieldProblem(hint)
+def _iso_datetime(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise _FieldProblem(hint) from None
+        raise _FieldProblem(TIME_WANTED) from None
     if value.tzinfo is None:
         raise _FieldProblem("the time has no offset, so it is ambiguous: add one, e.g. +00:00 or Z")
     try:

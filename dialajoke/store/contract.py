@@ -191,6 +191,17 @@ class CallStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def booked_with_key(self, owner_id: int, idempotency: Idempotency) -> Call | None:
+        """The call, as it is now, that the owner's key booked from the same request; None for a key
+        not used (or used more than :data:`IDEMPOTENCY_KEYS_KEPT_S` ago).
+
+        A read, so that a retry is answered before its request is checked again: the request
+        was good when it booked, though its time may have passed since.
+
+        :raises IdempotencyKeyReused: when the key booked a call from a different request.
+        """
+
+    @abc.abstractmethod
     async def get_call(self, call_id: int) -> Call | None:
         """The call with its timeline, or None."""
 

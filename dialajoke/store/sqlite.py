@@ -409,6 +409,13 @@ class SqliteCallStore(CallStore):
             events=(TimelineEntry(created, status, detail),),
         )
 
+    async def booked_with_key(self, owner_id: int, idempotency: Idempotency) -> Call | None:
+        now = self._clock.time()
+        earlier = await self._reader.run(lambda db: _earlier_booking(db, owner_id, idempotency, now, forget=False))
+        if isinstance(earlier, IdempotencyKeyReused):
+            raise earlier
+        return None if earlier is None else earlier.call
+
     async def get_call(self, call_id: int) -> Call | None:
         return await self._reader.run(lambda db: _call_by(db, "id", call_id))
 
@@ -1075,12 +1082,18 @@ _NotBooked = OnDoNotCallList | LimitReached | AlreadyBooked | IdempotencyKeyReus
 
 
 def _earlier_booking(
-    db: sqlite3.Connection, owner_id: int, idempotency: Idempotency, now: float
+    db: sqlite3.Connection, owner_id: int, idempotency: Idempotency, now: float, *, forget: bool = True
 ) -> AlreadyBooked | IdempotencyKeyReused | None:
-    """What the owner's key booked already, if anything, having forgotten every key past its day."""
-    db.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (now - IDEMPOTENCY_KEYS_KEPT_S,))
+    """What the owner's key booked already, if anything, ignoring every key past its day.
+
+    :param forget: delete those keys too; only a write may (a read ignores them).
+    """
+    kept_since = now - IDEMPOTENCY_KEYS_KEPT_S
+    if forget:
+        db.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (kept_since,))
     row = db.execute(
-        "SELECT fingerprint, call_id FROM idempotency_keys WHERE user_id = ? AND key = ?", (owner_id, idempotency.key)
+        "SELECT fingerprint, call_id FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at >= ?",
+        (owner_id, idempotency.key, kept_since),
     ).fetchone()
     if row is None:
         return None

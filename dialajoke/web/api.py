@@ -31,23 +31,26 @@ async def create_call(request: web.Request) -> web.Response:
     """Book a call: 201 with it, or, for an Idempotency-Key that booked one already, 200 with that call.
 
     A client that timed out may send the same request again with the same key and be sure
-    it books once: the answer says ``Idempotent-Replayed: true``. The same key with another
-    request is refused (422), since the client has mixed up its keys.
+    it books once: the answer says ``Idempotent-Replayed: true``, even when the call's time has
+    passed since, as the key is looked up before the request is checked. The same key with
+    another request is refused (422), since the client has mixed up its keys.
     """
     key = _idempotency_key(request)
     document = await _json_body(request)
     bookings = request.app[keys.BOOKINGS]
-    try:
-        call_request = parse_json_request(document, bookings.rules())
-    except InvalidRequest as exc:
-        raise _invalid(exc.errors) from None
+    principal = request[keys.PRINCIPAL]
     idempotency = None if key is None else Idempotency(key, request_fingerprint(document))
     try:
-        call = await bookings.book(call_request, request[keys.PRINCIPAL], idempotency=idempotency)
+        if idempotency is not None and (booked := await bookings.booked_before(principal, idempotency)):
+            return _replayed(request, booked)
+        call_request = parse_json_request(document, bookings.rules())
+        call = await bookings.book(call_request, principal, idempotency=idempotency)
+    except InvalidRequest as exc:
+        raise _invalid(exc.errors) from None
     except BookingRefused as refused:
         raise refused_problem(refused) from None
     except AlreadyBooked as replay:
-        return _call_created(request, replay.call, status=200, headers={"Idempotent-Replayed": "true"})
+        return _replayed(request, replay.call)
     except IdempotencyKeyReused:
         raise Problem.of(
             "idempotency-key-reused",
@@ -56,6 +59,11 @@ async def create_call(request: web.Request) -> web.Response:
             " send each new booking with a new key.",
         ) from None
     return _call_created(request, call, status=201)
+
+
+def _replayed(request: web.Request, call: Call) -> web.Response:
+    """The call an earlier request with the same key and body booked, marked as a replay."""
+    return _call_created(request, call, status=200, headers={"Idempotent-Replayed": "true"})
 
 
 def request_fingerprint(document: Any) -> str:

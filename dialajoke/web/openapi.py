@@ -12,8 +12,10 @@ from functools import cache
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from .. import __version__
+from ..calls.payloads import BookingPayload
 from ..models import CallStatus, Direction
 from .api import MAX_LIST_LIMIT
 from .pages import render
@@ -71,6 +73,8 @@ def schema_name(schema: dict[str, Any]) -> str:
         return str(schema["$ref"]).rpartition("/")[2]
     if schema.get("type") == "array":
         return f"array of {schema_name(schema['items'])}"
+    if "anyOf" in schema:
+        return " or ".join(schema_name(option) for option in schema["anyOf"])
     kind = schema.get("type", "object")
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
@@ -270,14 +274,7 @@ def _schemas() -> dict[str, Any]:
                 "next": {"type": ["string", "null"], "description": "The next page's URL; null on the last page."},
             }
         ),
-        "BookingRequest": _object(
-            {
-                "to": {"type": "string", "description": "The number to ring, best in E.164 (+13125550100)."},
-                "at": {"type": "string", "format": "date-time", "description": "When to ring, with its offset."},
-                "timezone": {"type": "string", "description": "IANA zone of the booking; default: the service's."},
-            },
-            required=("to", "at"),
-        ),
+        **_model_schemas(BookingPayload),
         "Problem": _problem_schema(),
         "WebhookEvent": _object(
             {
@@ -304,6 +301,17 @@ def _schemas() -> dict[str, Any]:
             }
         ),
     }
+
+
+def _model_schemas(model: type[BaseModel]) -> dict[str, Any]:
+    """The schema of the model that parses a request body, under its title, and those of the models it nests.
+
+    OpenAPI 3.1 takes JSON Schema 2020-12 as pydantic writes it; only the nested models move
+    from the schema's ``$defs`` to the components, where its references are made to point.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = schema.pop("$defs", {})
+    return {schema["title"]: schema, **nested}
 
 
 def _call_schema() -> dict[str, Any]:

@@ -75,10 +75,14 @@ class Problem(Exception):
         }
         if self.errors:
             body["errors"] = [
-                {"field": name, "pointer": f"#/{name}" if name else "#", "detail": message}
-                for name, message in self.errors.items()
+                {"field": name, "pointer": _pointer(name), "detail": message} for name, message in self.errors.items()
             ]
         return body
+
+
+def _pointer(field: str) -> str:
+    """The RFC 6901 JSON Pointer (as a URI fragment) to a top-level field; ``#`` for the whole body."""
+    return "#/" + field.replace("~", "~0").replace("/", "~1") if field else "#"
 
 
 _HTTP_DETAILS = {
