@@ -41,6 +41,13 @@ ERRORS = {
 }
 """What each error status of the API means, as the handlers and middlewares answer it."""
 
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}, "description": "Bearer, and why."}},
+    429: {"Retry-After": {"required": True, "schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    503: {"Retry-After": {"required": True, "schema": {"type": "integer"}, "description": "Seconds to wait."}},
+}
+"""The headers that always come with an error status (RFC 9110: a 401 names its scheme)."""
+
 
 async def serve_document(request: web.Request) -> web.Response:
     return web.json_response(document())
@@ -233,7 +240,8 @@ def _webhook() -> dict[str, Any]:
         "requestBody": {"required": True, "content": {JSON: {"schema": _ref("WebhookEvent")}}},
         "responses": {
             "200": {"description": "Received.", "content": {JSON: {"schema": _ref("WebhookReceipt")}}},
-            **_errors(400, 401, 408, 413, 503),
+            "401": _problem(signed),
+            **_errors(400, 408, 413, 503),
         },
     }
 
@@ -375,10 +383,13 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {
-        str(status): {"description": ERRORS[status], "content": {PROBLEM_CONTENT_TYPE: {"schema": _ref("Problem")}}}
-        for status in statuses
-    }
+    return {str(status): _problem(ERRORS[status], ERROR_HEADERS.get(status)) for status in statuses}
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An answer of problem details, with the headers that always come with it."""
+    answer = {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": _ref("Problem")}}}
+    return {**answer, "headers": headers} if headers else answer
 
 
 def _call_answer(description: str) -> dict[str, Any]:
