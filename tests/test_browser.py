@@ -5,10 +5,18 @@ from __future__ import annotations
 import os
 import re
 
-from playwright.async_api import expect
+import pyjokes
+import pytest
+from playwright.async_api import Page, ViewportSize, expect
 
-from .browser import OpenPage, book, fill_in
+from .browser import DESKTOP, PHONE, OpenPage, book, fill_in, fits_the_screen
 from .service import PASSWORD, Service
+
+LONG_JOKE = (
+    "A programmer's partner asks them to go to the shop: buy a loaf of bread, and if they have eggs, buy a dozen. "
+    "They come home with twelve loaves of bread and explain, quite reasonably, that the shop had eggs: "
+    "an_identifier_that_goes_on_and_on_without_a_single_place_to_break_it_across_lines."
+)
 
 
 async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
@@ -131,3 +139,45 @@ async def test_a_call_is_cancelled_with_its_button(service: Service, open_page: 
     row = page.get_by_role("region", name="Recent calls").locator(f"#call-{call['id']}")
     await expect(row.locator(".status")).to_have_text("cancelled")
     assert (await service.call(call["id"]))["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
+    service: Service, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch, viewport: ViewportSize
+) -> None:
+    monkeypatch.setattr(pyjokes, "get_joke", lambda **_: LONG_JOKE)
+    told = await service.book("+12025550142", in_s=60)
+    busy = await service.book("+12025550101", in_s=60)
+    await service.run_until_final(told["id"], advance_s=60)
+    await service.run_until_final(busy["id"], advance_s=0)
+    await service.book("+13125550100", in_s=3600)
+    await service.add_user("carol", PASSWORD, admin=True)
+
+    page = await open_page(user="carol", viewport=viewport)
+    await expect(page.locator("#calls tr.call")).to_have_count(3)
+    assert await fits_the_screen(page)
+    displays = await page.locator("#calls tr.call").evaluate_all("rows => rows.map(r => getComputedStyle(r).display)")
+    if viewport == PHONE:
+        assert "table-row" not in displays
+        for part in (".status", ".reason", ".joke"):
+            await _within_the_width(page, f"#call-{told['id'] if part == '.joke' else busy['id']} {part}", viewport)
+    else:
+        assert set(displays) == {"table-row"}
+
+    for path in (f"/calls/{told['id']}", "/account", "/users", "/do-not-call", "/api/docs"):
+        await page.goto(path)
+        assert await fits_the_screen(page), path
+    await page.goto("/")
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    assert await fits_the_screen(page)
+
+
+async def _within_the_width(page: Page, selector: str, viewport: ViewportSize) -> None:
+    part = page.locator(selector)
+    await expect(part).to_be_visible()
+    box = await part.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0, (selector, box)
+    assert box["x"] + box["width"] <= viewport["width"], (selector, box)
