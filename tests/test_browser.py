@@ -141,6 +141,24 @@ async def test_a_call_is_cancelled_with_its_button(service: Service, open_page: 
     assert (await service.call(call["id"]))["status"] == "cancelled"
 
 
+async def test_a_time_is_shown_on_the_viewers_clock_with_how_far_off_it_is(
+    service: Service, open_page: OpenPage
+) -> None:
+    call = await service.book("+12025550142", in_s=180)
+    page = await open_page(timezone_id="America/Chicago")
+
+    when = page.locator(f"#call-{call['id']} time")
+    await expect(when).to_have_text("Tue 24 Nov 2026, 03:03:00 CST · in 3 min.")
+    await expect(when).to_have_attribute("title", re.compile(r"Tue 24 Nov 2026, 09:03:00 UTC"))
+
+    await page.clock.run_for(4 * 60 * 1000)
+    await expect(when).to_have_text(re.compile(r"03:03:00 CST · 1\smin\.\sago$"))
+
+    async with page.expect_event("load"):
+        await page.get_by_role("link", name="+1 202-555-0142").click()
+    await expect(page.locator(".call-facts time")).to_have_text(re.compile(r"03:03:00 CST · 1\smin\.\sago$"))
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
     service: Service, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch, viewport: ViewportSize
