@@ -60,6 +60,7 @@ async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Serv
     await expect(page).to_have_url(f"{service.config.public_url}/")
     await expect(page.get_by_role("alert")).to_contain_text("The call was not booked")
     phone = page.get_by_label("Phone number", exact=True)
+    await expect(phone).to_be_focused()
     await expect(phone).to_have_value("12")
     await expect(phone).to_have_attribute("aria-invalid", "true")
     await expect(phone).to_have_accessible_description(re.compile("wrong length"))
@@ -86,6 +87,7 @@ async def test_a_form_sent_back_without_its_date_and_time_keeps_them_empty_besid
 
     assert await book(page) == 400
 
+    await expect(page.get_by_label("Date", exact=True)).to_be_focused()
     for label, message in (("Date", "enter the date"), ("Time", "enter the time")):
         field = page.get_by_label(label, exact=True)
         await expect(field).to_have_value("")
@@ -139,6 +141,18 @@ async def test_a_call_is_cancelled_with_its_button(service: Service, open_page: 
     row = page.get_by_role("region", name="Recent calls").locator(f"#call-{call['id']}")
     await expect(row.locator(".status")).to_have_text("cancelled")
     assert (await service.call(call["id"]))["status"] == "cancelled"
+
+
+async def test_a_refusal_that_is_no_fields_fault_puts_the_cursor_on_the_message(
+    service: Service, open_page: OpenPage
+) -> None:
+    page = await open_page()
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="09:05")
+    await page.locator("#timezone").evaluate("element => { element.value = 'Mars/Olympus_Mons'; }")
+
+    assert await book(page) == 400
+
+    await expect(page.get_by_role("alert")).to_be_focused()
 
 
 async def test_a_time_is_shown_on_the_viewers_clock_with_how_far_off_it_is(
