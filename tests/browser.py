@@ -6,8 +6,9 @@ is bound to the event loop that started it, and the ``service`` fixture runs in 
 test's own loop, so a module-wide ``Browser`` could not be used beside it.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``), or another Chromium named by
-the ``CHROMIUM`` environment variable. ``DIALAJOKE_SCREENSHOT=/tmp/page.png`` saves what
-the page looks like after a completed call.
+the ``CHROMIUM`` environment variable. ``DIALAJOKE_SCREENSHOTS=docs/images`` saves there
+what the page looks like after a completed call (``page.png``) and on a phone (``phone.png``),
+the pictures README shows (``invoke screenshots``).
 """
 
 from __future__ import annotations
@@ -179,6 +180,15 @@ async def book(page: Page) -> int:
     ):
         await page.get_by_role("button", name="Book the call").click()
     return (await posted.value).status
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """Save the page as ``name`` in the folder ``DIALAJOKE_SCREENSHOTS`` names, if it names one.
+
+    Without ``full_page``, what the window shows. Playwright makes the folder if need be.
+    """
+    if folder := os.environ.get("DIALAJOKE_SCREENSHOTS"):
+        await page.screenshot(path=Path(folder) / name, full_page=full_page)
 
 
 async def fits_the_screen(page: Page) -> bool:

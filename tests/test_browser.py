@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pyjokes
 import pytest
 from playwright.async_api import Page, ViewportSize, expect
 
-from .browser import DESKTOP, PHONE, OpenPage, book, fill_in, fits_the_screen
+from .browser import DESKTOP, PHONE, OpenPage, book, fill_in, fits_the_screen, screenshot
 from .service import PASSWORD, Service
 
 LONG_JOKE = (
@@ -22,7 +21,7 @@ LONG_JOKE = (
 async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
     service: Service, open_page: OpenPage
 ) -> None:
-    page = await open_page(timezone_id="UTC")
+    page = await open_page(timezone_id="UTC", viewport=DESKTOP)
     await expect(page.get_by_label("Date", exact=True)).to_have_value("2026-11-24")
     await expect(page.get_by_label("Time", exact=True)).to_have_value(re.compile(r"^09:01:\d\d$"))
     await expect(page.locator("#timezone")).to_have_value("UTC")
@@ -47,8 +46,9 @@ async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
     await expect(row.locator(".status")).to_have_text("completed")
     await expect(row.locator(".joke")).to_have_text(call["joke"])
     assert await page.evaluate("window.notReloaded") is True
-    if screenshot := os.environ.get("DIALAJOKE_SCREENSHOT"):
-        await page.screenshot(path=screenshot, full_page=True)
+    await page.clock.run_for(60_000)
+    await expect(row.locator("time")).to_have_text(re.compile(r"ago$"))
+    await screenshot(page, "page.png", full_page=True)
 
 
 async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Service, open_page: OpenPage) -> None:
@@ -193,6 +193,8 @@ async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
         assert "table-row" not in displays
         for part in (".status", ".reason", ".joke"):
             await _within_the_width(page, f"#call-{told['id'] if part == '.joke' else busy['id']} {part}", viewport)
+        await page.locator("#calls").evaluate("calls => calls.scrollIntoView()")
+        await screenshot(page, "phone.png")
     else:
         assert set(displays) == {"table-row"}
 
