@@ -10,6 +10,11 @@ from invoke.context import Context
 from invoke.tasks import task
 
 PACKAGES = "dialajoke setup tests bench tasks.py"
+SCREENSHOTS = "docs/images"
+SCREENSHOT_TESTS = (
+    "tests/test_browser.py::test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke",
+    "tests/test_browser.py::test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone[phone]",
+)
 
 
 @task(help={"config": "settings file (JSON); DIALAJOKE_* environment variables override it"})
@@ -25,6 +30,13 @@ def test(c: Context, k: str = "", verbose: bool = False) -> None:
     if k:
         args += ["-k", repr(k)]
     c.run(f"{sys.executable} -m pytest {' '.join(args)}", pty=sys.stdout.isatty())
+
+
+@task
+def screenshots(c: Context) -> None:
+    """Take README's pictures of the page again (docs/images/page.png and phone.png) with the browser tests."""
+    tests = " ".join(shlex.quote(test) for test in SCREENSHOT_TESTS)
+    c.run(f"{sys.executable} -m pytest -q {tests}", env={"DIALAJOKE_SCREENSHOTS": SCREENSHOTS}, pty=sys.stdout.isatty())
 
 
 @task

@@ -1,3 +1,12 @@
+// A refused booking comes back with its fields marked: the cursor goes to the first one to correct,
+// or to the message when no field is at fault, so a keyboard or screen reader lands on the error.
+(function () {
+  var target = document.querySelector("form [aria-invalid=\"true\"]") || document.querySelector(".notice.error[role=alert]");
+  if (!target) return;
+  if (!target.matches("input, select, textarea")) target.setAttribute("tabindex", "-1");
+  target.focus();
+})();
+
 (function () {
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   var field = document.getElementById("timezone");

@@ -6,8 +6,9 @@ is bound to the event loop that started it, and the ``service`` fixture runs in 
 test's own loop, so a module-wide ``Browser`` could not be used beside it.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``), or another Chromium named by
-the ``CHROMIUM`` environment variable. ``DIALAJOKE_SCREENSHOT=/tmp/page.png`` saves what
-the page looks like after a completed call.
+the ``CHROMIUM`` environment variable. ``DIALAJOKE_SCREENSHOTS=docs/images`` saves there
+what the page looks like after a completed call (``page.png``) and on a phone (``phone.png``),
+the pictures README shows (``invoke screenshots``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize, async_playwright, expect
 
 from .service import PASSWORD, Service
 
@@ -44,6 +45,9 @@ DEVTOOLS_LISTENING = re.compile(rb"DevTools listening on ws://[^\s/]+:(\d+)/")
 DEVTOOLS_TIMEOUT_S = 20.0
 
 OpenPage = Callable[..., Awaitable[Page]]
+
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=360, height=740)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +117,8 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPage]:
-    """Open the booking page in a fresh browser profile living in ``timezone_id``; fail if its console shows an error.
+    """Open the booking page in a fresh browser profile living in ``timezone_id`` with a screen of ``viewport``;
+    fail if its console shows an error.
 
     The page's clock starts at the service's "now" and then runs on, so the form offers a
     time the service accepts; ``page.clock.run_for`` fires the page's timers at once.
@@ -121,8 +126,10 @@ async def open_page(browser: Browser, service: Service) -> AsyncIterator[OpenPag
     contexts: list[BrowserContext] = []
     console_errors: list[str] = []
 
-    async def open_page(timezone_id: str = "UTC", user: str = "alice") -> Page:
-        context = await browser.new_context(base_url=service.config.public_url, timezone_id=timezone_id, locale="en-US")
+    async def open_page(timezone_id: str = "UTC", user: str = "alice", viewport: ViewportSize = DESKTOP) -> Page:
+        context = await browser.new_context(
+            base_url=service.config.public_url, timezone_id=timezone_id, locale="en-US", viewport=viewport
+        )
         contexts.append(context)
         await context.clock.install(time=service.clock.time())
         page = await context.new_page()
@@ -173,3 +180,17 @@ async def book(page: Page) -> int:
     ):
         await page.get_by_role("button", name="Book the call").click()
     return (await posted.value).status
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """Save the page as ``name`` in the folder ``DIALAJOKE_SCREENSHOTS`` names, if it names one.
+
+    Without ``full_page``, what the window shows. Playwright makes the folder if need be.
+    """
+    if folder := os.environ.get("DIALAJOKE_SCREENSHOTS"):
+        await page.screenshot(path=Path(folder) / name, full_page=full_page)
+
+
+async def fits_the_screen(page: Page) -> bool:
+    """Nothing on the page is wider than the window: no sideways scrolling."""
+    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import re
 
-from playwright.async_api import expect
+import pyjokes
+import pytest
+from playwright.async_api import Page, ViewportSize, expect
 
-from .browser import OpenPage, book, fill_in
+from .browser import DESKTOP, PHONE, OpenPage, book, fill_in, fits_the_screen, screenshot
 from .service import PASSWORD, Service
+
+LONG_JOKE = (
+    "A programmer's partner asks them to go to the shop: buy a loaf of bread, and if they have eggs, buy a dozen. "
+    "They come home with twelve loaves of bread and explain, quite reasonably, that the shop had eggs: "
+    "an_identifier_that_goes_on_and_on_without_a_single_place_to_break_it_across_lines."
+)
 
 
 async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
     service: Service, open_page: OpenPage
 ) -> None:
-    page = await open_page(timezone_id="UTC")
+    page = await open_page(timezone_id="UTC", viewport=DESKTOP)
     await expect(page.get_by_label("Date", exact=True)).to_have_value("2026-11-24")
     await expect(page.get_by_label("Time", exact=True)).to_have_value(re.compile(r"^09:01:\d\d$"))
     await expect(page.locator("#timezone")).to_have_value("UTC")
@@ -39,8 +46,9 @@ async def test_a_booking_shows_up_then_the_page_updates_itself_with_the_joke(
     await expect(row.locator(".status")).to_have_text("completed")
     await expect(row.locator(".joke")).to_have_text(call["joke"])
     assert await page.evaluate("window.notReloaded") is True
-    if screenshot := os.environ.get("DIALAJOKE_SCREENSHOT"):
-        await page.screenshot(path=screenshot, full_page=True)
+    await page.clock.run_for(60_000)
+    await expect(row.locator("time")).to_have_text(re.compile(r"ago$"))
+    await screenshot(page, "page.png", full_page=True)
 
 
 async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Service, open_page: OpenPage) -> None:
@@ -52,6 +60,7 @@ async def test_a_wrong_form_comes_back_with_what_was_typed_and_why(service: Serv
     await expect(page).to_have_url(f"{service.config.public_url}/")
     await expect(page.get_by_role("alert")).to_contain_text("The call was not booked")
     phone = page.get_by_label("Phone number", exact=True)
+    await expect(phone).to_be_focused()
     await expect(phone).to_have_value("12")
     await expect(phone).to_have_attribute("aria-invalid", "true")
     await expect(phone).to_have_accessible_description(re.compile("wrong length"))
@@ -78,6 +87,7 @@ async def test_a_form_sent_back_without_its_date_and_time_keeps_them_empty_besid
 
     assert await book(page) == 400
 
+    await expect(page.get_by_label("Date", exact=True)).to_be_focused()
     for label, message in (("Date", "enter the date"), ("Time", "enter the time")):
         field = page.get_by_label(label, exact=True)
         await expect(field).to_have_value("")
@@ -131,3 +141,77 @@ async def test_a_call_is_cancelled_with_its_button(service: Service, open_page: 
     row = page.get_by_role("region", name="Recent calls").locator(f"#call-{call['id']}")
     await expect(row.locator(".status")).to_have_text("cancelled")
     assert (await service.call(call["id"]))["status"] == "cancelled"
+
+
+async def test_a_refusal_that_is_no_fields_fault_puts_the_cursor_on_the_message(
+    service: Service, open_page: OpenPage
+) -> None:
+    page = await open_page()
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="09:05")
+    await page.locator("#timezone").evaluate("element => { element.value = 'Mars/Olympus_Mons'; }")
+
+    assert await book(page) == 400
+
+    await expect(page.get_by_role("alert")).to_be_focused()
+
+
+async def test_a_time_is_shown_on_the_viewers_clock_with_how_far_off_it_is(
+    service: Service, open_page: OpenPage
+) -> None:
+    call = await service.book("+12025550142", in_s=180)
+    page = await open_page(timezone_id="America/Chicago")
+
+    when = page.locator(f"#call-{call['id']} time")
+    await expect(when).to_have_text("Tue 24 Nov 2026, 03:03:00 CST · in 3 min.")
+    await expect(when).to_have_attribute("title", re.compile(r"Tue 24 Nov 2026, 09:03:00 UTC"))
+
+    await page.clock.run_for(4 * 60 * 1000)
+    await expect(when).to_have_text(re.compile(r"03:03:00 CST · 1\smin\.\sago$"))
+
+    async with page.expect_event("load"):
+        await page.get_by_role("link", name="+1 202-555-0142").click()
+    await expect(page.locator(".call-facts time")).to_have_text(re.compile(r"03:03:00 CST · 1\smin\.\sago$"))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
+    service: Service, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch, viewport: ViewportSize
+) -> None:
+    monkeypatch.setattr(pyjokes, "get_joke", lambda **_: LONG_JOKE)
+    told = await service.book("+12025550142", in_s=60)
+    busy = await service.book("+12025550101", in_s=60)
+    await service.run_until_final(told["id"], advance_s=60)
+    await service.run_until_final(busy["id"], advance_s=0)
+    await service.book("+13125550100", in_s=3600)
+    await service.add_user("carol", PASSWORD, admin=True)
+
+    page = await open_page(user="carol", viewport=viewport)
+    await expect(page.locator("#calls tr.call")).to_have_count(3)
+    assert await fits_the_screen(page)
+    displays = await page.locator("#calls tr.call").evaluate_all("rows => rows.map(r => getComputedStyle(r).display)")
+    if viewport == PHONE:
+        assert "table-row" not in displays
+        for part in (".status", ".reason", ".joke"):
+            await _within_the_width(page, f"#call-{told['id'] if part == '.joke' else busy['id']} {part}", viewport)
+        await page.locator("#calls").evaluate("calls => calls.scrollIntoView()")
+        await screenshot(page, "phone.png")
+    else:
+        assert set(displays) == {"table-row"}
+
+    for path in (f"/calls/{told['id']}", "/account", "/users", "/do-not-call", "/api/docs"):
+        await page.goto(path)
+        assert await fits_the_screen(page), path
+    await page.goto("/")
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    assert await fits_the_screen(page)
+
+
+async def _within_the_width(page: Page, selector: str, viewport: ViewportSize) -> None:
+    part = page.locator(selector)
+    await expect(part).to_be_visible()
+    box = await part.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0, (selector, box)
+    assert box["x"] + box["width"] <= viewport["width"], (selector, box)
