@@ -179,9 +179,9 @@ async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
 ) -> None:
     monkeypatch.setattr(pyjokes, "get_joke", lambda **_: LONG_JOKE)
     told = await service.book("+12025550142", in_s=60)
-    busy = await service.book("+12025550101", in_s=60)
+    unreachable = await service.book("+12025550103", in_s=60)
     await service.run_until_final(told["id"], advance_s=60)
-    await service.run_until_final(busy["id"], advance_s=0)
+    await service.run_until_final(unreachable["id"], advance_s=0)
     await service.book("+13125550100", in_s=3600)
     await service.add_user("carol", PASSWORD, admin=True)
 
@@ -192,7 +192,8 @@ async def test_every_page_fits_the_screen_and_calls_become_cards_on_a_phone(
     if viewport == PHONE:
         assert "table-row" not in displays
         for part in (".status", ".reason", ".joke"):
-            await _within_the_width(page, f"#call-{told['id'] if part == '.joke' else busy['id']} {part}", viewport)
+            call = told if part == ".joke" else unreachable
+            await _within_the_width(page, f"#call-{call['id']} {part}", viewport)
         await page.locator("#calls").evaluate("calls => calls.scrollIntoView()")
         await screenshot(page, "phone.png")
     else:

@@ -93,7 +93,6 @@ async def test_an_admin_sees_any_users_call_page(service: Service) -> None:
 @pytest.mark.parametrize(
     ("number", "reason"),
     [
-        ("+12025550101", "busy"),
         ("+12025550102", "no answer after 30 s"),
         ("+12025550103", "number not reachable"),
         ("+12025550105", "refused by Telnyx: Invalid phone number"),
@@ -110,6 +109,16 @@ async def test_a_call_that_did_not_complete_says_why_on_its_page_and_in_the_tabl
 
     assert f'<span class="reason">{reason}</span>' in page
     assert f'<span class="reason">{reason}</span>' in table
+
+
+async def test_a_busy_call_says_busy_once_in_the_table(service: Service) -> None:
+    booked = await service.book("+12025550101")
+    await service.run_until_final(booked["id"], advance_s=60)
+
+    table = await page_text(service, "/calls/table")
+
+    assert '<span class="status status-busy">busy</span>' in table
+    assert 'class="reason"' not in table
 
 
 async def test_a_completed_call_shows_no_reason(service: Service) -> None:
