@@ -81,7 +81,7 @@ async def call_page(request: web.Request) -> web.Response:
 
 
 async def calls_table(request: web.Request) -> web.Response:
-    """Just the calls table, for the page to refresh itself without losing what is typed."""
+    """Just the lists of calls, for the live page to draw again when a call arrives in a list that was empty."""
     context = {**await _calls_context(request), "booked": booked_id(request)}
     return await render(request, "_calls.html", context)
 
@@ -175,7 +175,7 @@ async def owner_names(request: web.Request) -> dict[int, str]:
 
 
 def _refresh_url(request: web.Request, owner: User | None) -> str:
-    """Where the page fetches its calls table again: the same calls, the same call highlighted."""
+    """Where the live page fetches its lists again: the same calls, the same call highlighted."""
     query = {}
     if (booked := booked_id(request)) is not None:
         query["booked"] = str(booked)
