@@ -19,6 +19,7 @@ from .calls import Bookings, CallControl, DialGate, HttpJokes, JokeSource, Offli
 from .calls.destinations import Destinations
 from .clock import Clock, SystemClock
 from .config import Config, ConfigError, ProtectionConfig, TelnyxConfig
+from .followers import Followers
 from .metrics import Metrics
 from .models import Access
 from .retries import RetryPolicy
@@ -38,6 +39,7 @@ from .web import (
     setup_routes,
 )
 from .web.formats import for_people, local_time
+from .web.live import stop_streams
 from .web.pages import code_spans
 from .web.security import refuse_cross_site, security_headers
 from .web.slow_clients import read_body_in_time
@@ -66,6 +68,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.STARTED_AT] = time.monotonic()
+    app[keys.FOLLOWERS] = Followers(config.http.max_event_streams_per_user)
+    app.on_shutdown.append(stop_streams)
     _setup_templates(app, config)
     setup_routes(app, config.cors, Path(config.static_dir))
     if not config.telnyx.is_live:

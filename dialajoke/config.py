@@ -252,6 +252,13 @@ class HttpConfig(_Section):
             " or sending its headers a byte at a time"
         ),
     )
+    max_event_streams_per_user: PositiveInt = Field(
+        5,
+        description=(
+            "live event streams (`/events`, one per open booking page) a user may hold at once; past this, 429:"
+            " close a tab, or raise it for users who keep many open"
+        ),
+    )
     max_connections: PositiveInt = Field(
         512, description="open connections at once; past this, new ones are closed at once (a proxy queues them)"
     )

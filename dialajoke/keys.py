@@ -10,6 +10,7 @@ from .accounts import Accounts
 from .calls import Bookings, CallControl, JokeSource, QueuedCall, WebhookInbox
 from .clock import Clock
 from .config import Config
+from .followers import Followers
 from .metrics import Metrics
 from .models import Access, Principal
 from .scheduler import UnifiedTimedQueue
@@ -31,6 +32,8 @@ BOOKINGS = web.AppKey("bookings", Bookings)
 VERIFIER = web.AppKey("verifier", SignatureVerifier)
 METRICS = web.AppKey("metrics", Metrics)
 INBOX = web.AppKey("inbox", WebhookInbox)
+FOLLOWERS = web.AppKey("followers", Followers)
+"""The live event streams open now, per user; ended when the service stops."""
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 ACCESS_RULES = web.AppKey("access_rules", dict[web.AbstractRoute, Access])

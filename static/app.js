@@ -23,14 +23,4 @@
     date.value = soon.getFullYear() + "-" + pad(soon.getMonth() + 1) + "-" + pad(soon.getDate());
     time.value = pad(soon.getHours()) + ":" + pad(soon.getMinutes()) + ":" + pad(soon.getSeconds());
   }
-  var calls = document.getElementById("calls");
-  setInterval(function () {
-    fetch(calls.dataset.refresh, {headers: {"Accept": "text/html"}})
-      .then(function (r) {
-        if (r.redirected) { window.location.reload(); return null; }  // signed out: the page says so
-        return r.ok ? r.text() : null;
-      })
-      .then(function (html) { if (html !== null) calls.innerHTML = html; })
-      .catch(function () {});
-  }, 2000);
 })();

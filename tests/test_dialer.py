@@ -269,3 +269,45 @@ async def test_closing_turns_away_every_owners_calls(clock: ManualClock) -> None
     for turn in waiting:
         with pytest.raises(GateClosed):
             turn.result()
+
+
+# How many calls wait before each one, for the page to say so
+
+
+async def test_ahead_counts_the_calls_before_each_in_the_order_the_gate_admits_them(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
+    turns = {call_id: gate.ticket(call_id, ALICE) for call_id in (1, 2, 3)}
+    turns |= {call_id: gate.ticket(call_id, BOB) for call_id in (10, 11)}
+    turns[99] = gate.ticket(99, None, urgent=True)
+    gate.release(1)
+    waiting = [call_id for call_id, turn in turns.items() if not turn.done()]
+
+    ahead = gate.ahead()
+    admitted = await admit_one_at_a_time(gate, {call_id: turns[call_id] for call_id in [99, *waiting]})
+
+    assert sorted(ahead, key=ahead.__getitem__) == [call_id for call_id in admitted if call_id in ahead]
+    assert list(ahead.values()) == list(range(len(ahead)))
+    assert 99 not in ahead
+
+
+async def test_ahead_leaves_out_calls_that_left_the_line(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
+    turns = [gate.ticket(call_id, ALICE) for call_id in (1, 2, 3, 4)]
+    turns[2].cancel()
+
+    assert gate.ahead() == {2: 0, 4: 1}
+
+
+async def test_wait_moved_returns_once_the_line_moves(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
+    gate.ticket(1, ALICE)
+    gate.ticket(2, ALICE)
+    seen = gate.version
+    waiter = asyncio.create_task(gate.wait_moved(seen))
+    await let_loop_run()
+    assert not waiter.done()
+
+    gate.release(1)
+
+    await asyncio.wait_for(waiter, 5)
+    assert gate.version > seen

@@ -35,6 +35,7 @@ from dialajoke.store.sqlite import (
     QUOTA_QUERIES,
     SCHEMA_VERSION,
     WRITE_PROBE_AFTER_S,
+    call_changes_query,
     is_storage_fault,
     list_calls_query,
 )
@@ -442,6 +443,22 @@ async def test_each_list_filter_is_an_index_search_in_due_order(
     searches = [step for step in plan if step.startswith("SEARCH calls USING INDEX ")]
     assert searches, plan
     assert not [step for step in plan if step.startswith("SCAN calls") or "TEMP B-TREE" in step], plan
+
+
+@pytest.mark.parametrize("owner_id", [None, 1], ids=["every call", "one owner's"])
+async def test_the_change_feed_is_a_range_of_the_timeline_primary_key(
+    database: Path, clock: ManualClock, owner_id: int | None
+) -> None:
+    """So a live page at the end of a million-entry timeline reads only the entries after its own."""
+    await (await SqliteCallStore.open(database, clock)).close()
+    sql, params = call_changes_query(after=0, owner_id=owner_id, limit=100)
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    assert plan[0].startswith("SEARCH e USING INTEGER PRIMARY KEY (rowid>?)"), plan
+    assert plan[1].startswith("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"), plan
+    assert not [step for step in plan if step.startswith("SCAN") or "TEMP B-TREE" in step], plan
 
 
 # Failed sign-ins

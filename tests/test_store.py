@@ -24,6 +24,7 @@ from dialajoke.store import (
     IDEMPOTENCY_KEYS_KEPT_S,
     AlreadyBooked,
     BookingQuota,
+    CallChange,
     CallStore,
     Idempotency,
     IdempotencyKeyReused,
@@ -514,6 +515,62 @@ async def test_count_by_status_counts_every_call_once(store: CallStore) -> None:
         CallStatus.SCHEDULED: 3,
         CallStatus.CANCELLED: 1,
     }
+
+
+# The calls' timeline as a feed of changes, for the live page
+
+
+async def test_call_changes_are_every_timeline_entry_after_the_id_given_oldest_first(store: CallStore) -> None:
+    assert await store.last_change() == 0
+    first = await book(store, owner_id=None)
+    second = await book(store)
+    await store.move(first.id, CallStatus.CANCELLED, "cancelled by its owner")
+    await store.add_note(second.id, "a note")
+
+    changes = await store.call_changes(after=0)
+
+    assert [change.call_id for change in changes] == [first.id, second.id, first.id, second.id]
+    ids = [change.change_id for change in changes]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 4
+    assert await store.last_change() == ids[-1]
+    assert await store.call_changes(after=ids[1]) == changes[2:]
+    assert await store.call_changes(after=ids[0], limit=2) == changes[1:3]
+    assert await store.call_changes(after=ids[-1]) == []
+
+
+async def test_call_changes_of_one_owner_leave_out_every_other_call(store: CallStore) -> None:
+    alice = await store.add_user(name="alice", password_hash=None, is_admin=False)
+    bob = await store.add_user(name="bob", password_hash=None, is_admin=False)
+    mine = await book(store, owner_id=alice.id)
+    theirs = await book(store, owner_id=bob.id)
+    await store.move(theirs.id, CallStatus.CANCELLED, "cancelled")
+    await store.move(mine.id, CallStatus.CANCELLED, "cancelled")
+
+    changes = await store.call_changes(after=0, owner_id=alice.id)
+
+    assert [change.call_id for change in changes] == [mine.id, mine.id]
+    assert all(isinstance(change, CallChange) for change in changes)
+
+
+async def test_wait_for_change_returns_at_once_when_a_newer_change_exists(store: CallStore) -> None:
+    await book(store)
+
+    await asyncio.wait_for(store.wait_for_change(0), timeout=5)
+
+
+async def test_wait_for_change_waits_until_a_call_changes(store: CallStore) -> None:
+    call = await book(store)
+    last = await store.last_change()
+    waiter = asyncio.create_task(store.wait_for_change(last))
+    await store.add_user(name="carol", password_hash=None, is_admin=False)
+    await asyncio.sleep(0)
+    assert not waiter.done()
+
+    await store.move(call.id, CallStatus.CANCELLED, "cancelled")
+
+    await asyncio.wait_for(waiter, timeout=5)
+    assert await store.last_change() > last
 
 
 # Webhook events and durability

@@ -149,6 +149,19 @@ class CallControl:
         """The caller id our calls present."""
         return self._settings.from_number
 
+    def queue_positions(self) -> dict[int, int]:
+        """Due calls waiting for a free line: call id -> how many calls the gate admits before it."""
+        return self._gate.ahead()
+
+    @property
+    def line_version(self) -> int:
+        """How many times the line of due calls has moved: the argument of :meth:`wait_line_moved`."""
+        return self._gate.version
+
+    async def wait_line_moved(self, seen: int) -> None:
+        """Return once the line of due calls has moved since :attr:`line_version` was ``seen``."""
+        await self._gate.wait_moved(seen)
+
     async def recover(self) -> None:
         """Take back the calls that were in progress when the service last stopped.
 

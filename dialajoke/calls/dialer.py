@@ -69,6 +69,10 @@ class DialGate:
         self._clock = clock
         self._alarm: Alarm | None = None
         self._closed = False
+        self._version = 0
+        """Counts the moves of the line (a call joined it or left it), so that a watcher knows it missed none."""
+        self._moved = asyncio.Event()
+        """Set, and replaced by a fresh one, each time the line moves."""
 
     def ticket(self, call_id: int, owner: Owner, *, urgent: bool = False) -> asyncio.Future[None]:
         """Join the line without waiting: the future completes when the call's turn comes.
@@ -88,8 +92,42 @@ class DialGate:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._line_of(owner, urgent).append((call_id, turn))
         self._waiting += 1
+        self._line_moved()
         self._dispatch()
         return turn
+
+    @property
+    def version(self) -> int:
+        """How many times the line has moved so far: the argument of :meth:`wait_moved`."""
+        return self._version
+
+    async def wait_moved(self, seen: int) -> None:
+        """Return once the line has moved since :attr:`version` was ``seen``."""
+        while self._version == seen:
+            await self._moved.wait()
+
+    def ahead(self) -> dict[int, int]:
+        """How many calls wait before each waiting call (call id -> count), in the order the gate will admit them.
+
+        Urgent redials first, then the rounds between owners, played forward on copies of the
+        lines: O(calls waiting). A call cancelled while it waits may still be counted until
+        its turn comes and it is skipped.
+        """
+        order = [call_id for call_id, turn in self._urgent if not turn.done()]
+        this_round = deque((owner, deque(self._live(line))) for owner, line in self._this_round.items())
+        next_round = deque((owner, deque(self._live(line))) for owner, line in self._next_round.items())
+        while this_round or next_round:
+            if not this_round:
+                this_round, next_round = next_round, this_round
+            owner, line = this_round.popleft()
+            if line:
+                order.append(line.popleft())
+                next_round.append((owner, line))
+        return {call_id: position for position, call_id in enumerate(order)}
+
+    @staticmethod
+    def _live(line: Line) -> Iterator[int]:
+        return (call_id for call_id, turn in line if not turn.done())
 
     def try_occupy(self, call_id: int) -> bool:
         """Take a free place at once for a call that is already ringing (an incoming one).
@@ -116,6 +154,7 @@ class DialGate:
         self._this_round.clear()
         self._next_round.clear()
         self._waiting = 0
+        self._line_moved()
         return turned_away
 
     def occupy(self, call_id: int) -> None:
@@ -157,6 +196,7 @@ class DialGate:
             self._tokens -= 1
             self._active.add(call_id)
             turn.set_result(None)
+            self._line_moved()
 
     def _line_of(self, owner: Owner, urgent: bool) -> Line:
         if urgent:
@@ -195,6 +235,11 @@ class DialGate:
         for rounds in (self._this_round, self._next_round):
             for line in rounds.values():
                 yield from line
+
+    def _line_moved(self) -> None:
+        self._version += 1
+        self._moved.set()
+        self._moved = asyncio.Event()
 
     def _refill(self, now: float) -> None:
         # Tokens gather only from the end of a pause, so the bucket starts it empty; and a

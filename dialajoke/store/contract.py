@@ -148,6 +148,14 @@ class IdempotencyKeyReused(Exception):
         self.key = key
 
 
+@dataclass(frozen=True)
+class CallChange:
+    """One entry of the calls' timeline, as the live page follows it: its id orders every change."""
+
+    change_id: int
+    call_id: int
+
+
 DialRefusal = Callable[[Call], str | None]
 """Why a due call must not be dialed now (e.g. outside the callee's calling hours), or None."""
 
@@ -281,6 +289,27 @@ class CallStore(abc.ABC):
     @abc.abstractmethod
     def in_progress(self) -> AsyncIterator[tuple[int, CallStatus, Direction, str | None]]:
         """(id, status, direction, call_control_id) of every call dialed or answered but not ended."""
+
+    @abc.abstractmethod
+    async def call_changes(self, *, after: int, owner_id: int | None = None, limit: int = 100) -> list[CallChange]:
+        """Timeline entries newer than the change id ``after``, oldest first, at most ``limit``.
+
+        With ``owner_id``, only that user's calls. The feed of the live page: a reader that
+        remembers the last id it saw misses nothing and sees nothing twice, so it is an index
+        range however many changes the table holds.
+        """
+
+    @abc.abstractmethod
+    async def last_change(self) -> int:
+        """The id of the newest timeline entry, 0 when there is none: where a new follower starts."""
+
+    @abc.abstractmethod
+    async def wait_for_change(self, after: int) -> None:
+        """Return once a timeline entry newer than the change id ``after`` exists.
+
+        Waiting costs nothing while nothing changes: the store wakes its waiters when a change
+        is written, rather than each waiter asking again and again.
+        """
 
     @abc.abstractmethod
     async def count_by_status(self) -> dict[CallStatus, int]:

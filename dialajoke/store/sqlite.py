@@ -6,6 +6,7 @@ a row on its timeline.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -37,6 +38,7 @@ from .contract import (
     LOGIN_FAILURES_KEPT_S,
     AlreadyBooked,
     BookingQuota,
+    CallChange,
     CallStore,
     CannotOpenDatabase,
     DialRefusal,
@@ -275,6 +277,8 @@ class SqliteCallStore(CallStore):
         """Why the last write failed for want of storage; None once a write has succeeded since."""
         self._written_at = -math.inf
         """When a write last succeeded (the clock's epoch seconds)."""
+        self._calls_changed = asyncio.Event()
+        """Set, and replaced by a fresh one, each time a write of this store changes a call's timeline."""
 
     @classmethod
     async def open(
@@ -314,8 +318,12 @@ class SqliteCallStore(CallStore):
         await self._reader.close()
         _release(self._lock)
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a write; a refusal for want of storage becomes :class:`StorageUnavailable`."""
+    async def _write(self, work: Callable[[sqlite3.Connection], T], *, changes_calls: bool = False) -> T:
+        """Run a write; a refusal for want of storage becomes :class:`StorageUnavailable`.
+
+        ``changes_calls``: the write may add to the calls' timeline, so the waiters of
+        :meth:`wait_for_change` are woken once it is committed (no query: they look for themselves).
+        """
         try:
             result = await self._writer.run(work)
         except sqlite3.Error as exc:
@@ -323,6 +331,9 @@ class SqliteCallStore(CallStore):
                 raise
             raise self._cannot_write(exc) from exc
         self._can_write()
+        if changes_calls:
+            self._calls_changed.set()
+            self._calls_changed = asyncio.Event()
         return result
 
     def _cannot_write(self, exc: sqlite3.Error) -> StorageUnavailable:
@@ -388,7 +399,7 @@ class SqliteCallStore(CallStore):
                 )
             return cursor.lastrowid
 
-        call_id = await self._write(insert)
+        call_id = await self._write(insert, changes_calls=True)
         if isinstance(call_id, Exception):
             raise call_id
         # Built from what was written rather than read back: nothing else can have changed it yet.
@@ -454,7 +465,7 @@ class SqliteCallStore(CallStore):
             _insert_event(db, call_id, now, new, detail)
             return _call_by(db, "id", call_id)
 
-        moved = await self._write(update)
+        moved = await self._write(update, changes_calls=True)
         if moved is not None:
             logger.info("call %s is %s: %s", call_id, new, detail)
         return moved
@@ -466,7 +477,7 @@ class SqliteCallStore(CallStore):
     async def add_note(self, call_id: int, detail: str) -> None:
         now = self._clock.time()
         sql = "INSERT INTO call_events (call_id, at, status, detail) SELECT id, ?, status, ? FROM calls WHERE id = ?"
-        await self._write(partial(_execute, sql=sql, params=(now, detail, call_id)))
+        await self._write(partial(_execute, sql=sql, params=(now, detail, call_id)), changes_calls=True)
         logger.info("call %s: %s", call_id, detail)
 
     async def list_calls(
@@ -527,7 +538,7 @@ class SqliteCallStore(CallStore):
             _insert_event(db, call_id, now, new, detail)
             return _call_by(db, "id", call_id)
 
-        claimed = await self._write(claim)
+        claimed = await self._write(claim, changes_calls=True)
         if claimed is not None:
             logger.info("call %s is %s: %s", call_id, claimed.status, claimed.events[-1].detail)
         return claimed
@@ -539,6 +550,23 @@ class SqliteCallStore(CallStore):
         rows = await self._reader.run(partial(_fetch_all, sql=sql, params=statuses))
         for call_id, status, direction, call_control_id in rows:
             yield call_id, CallStatus(status), Direction(direction), call_control_id
+
+    async def call_changes(self, *, after: int, owner_id: int | None = None, limit: int = 100) -> list[CallChange]:
+        sql, params = call_changes_query(after=after, owner_id=owner_id, limit=limit)
+        rows = await self._reader.run(partial(_fetch_all, sql=sql, params=params))
+        return [CallChange(change_id, call_id) for change_id, call_id in rows]
+
+    async def last_change(self) -> int:
+        rows = await self._reader.run(partial(_fetch_all, sql="SELECT max(id) FROM call_events"))
+        return int(rows[0][0] or 0)
+
+    async def wait_for_change(self, after: int) -> None:
+        while True:
+            # Taken before looking, so that a change written while we look still wakes us.
+            changed = self._calls_changed
+            if await self.last_change() > after:
+                return
+            await changed.wait()
 
     async def count_by_status(self) -> dict[CallStatus, int]:
         rows = await self._reader.run(partial(_fetch_all, sql="SELECT status, COUNT(*) FROM calls GROUP BY status"))
@@ -587,7 +615,7 @@ class SqliteCallStore(CallStore):
                 _insert_event(db, scheduled_id, now, CallStatus.CANCELLED, detail)
             return entry, _calls_by_ids(db, ids)
 
-        entry, cancelled = await self._write(add)
+        entry, cancelled = await self._write(add, changes_calls=True)
         logger.info(
             "%s is on the do-not-call list (added by %s); %d calls cancelled", number, entry.added_by, len(cancelled)
         )
@@ -995,6 +1023,17 @@ def list_calls_query(
         arm_params.extend(params if status is None else [status, *params])
     order = "due_at ASC, id ASC" if upcoming else "due_at DESC, id DESC"
     return f"{' UNION ALL '.join(arms)} ORDER BY {order} LIMIT ?", [*arm_params, limit]
+
+
+def call_changes_query(*, after: int, owner_id: int | None, limit: int) -> tuple[str, list[object]]:
+    """The query of :meth:`SqliteCallStore.call_changes`: a range of call_events' primary key, each
+    entry's call found by its own; CROSS JOIN keeps SQLite from starting at the owner's calls instead."""
+    sql = "SELECT e.id, e.call_id FROM call_events AS e CROSS JOIN calls AS c ON c.id = e.call_id WHERE e.id > ?"
+    params: list[object] = [after]
+    if owner_id is not None:
+        sql += " AND c.owner_id = ?"
+        params.append(owner_id)
+    return f"{sql} ORDER BY e.id LIMIT ?", [*params, limit]
 
 
 def _calls(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Call]:

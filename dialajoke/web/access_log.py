@@ -13,8 +13,9 @@ from aiohttp.web_log import AccessLogger
 from .. import logs
 from .middlewares import REQUEST_ID_HEADER
 
-UNLOGGED_PATHS = frozenset({"/health"})
-"""Paths polled by machines, left out of the access log (a live event stream belongs here too)."""
+UNLOGGED_PATHS = frozenset({"/health", "/events"})
+"""Paths polled by machines, and the live event stream (one line per page, hours after it opened), left
+out of the access log."""
 
 
 def is_access_logged(request: web.BaseRequest) -> bool:

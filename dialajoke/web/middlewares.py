@@ -29,7 +29,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CLIENT_CLOSED_REQUEST = 499
 """The status nginx records for a request whose client left before the answer; never sent."""
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_MACHINE_PREFIXES = ("/api/", "/webhook", "/info", "/metrics", "/health", "/simulator/")
+_MACHINE_PREFIXES = ("/api/", "/webhook", "/info", "/metrics", "/health", "/simulator/", "/events")
 """Paths answered to programs, whose errors are problem+json; every other path is a page."""
 
 

@@ -162,6 +162,11 @@ PROBLEM_TYPES = {
         " the same body answers with the call it booked (200, Idempotent-Replayed: true); a new booking"
         " needs a new key. A key is kept for 24 hours, for each user on their own.",
     ),
+    "too-many-event-streams": (
+        "Too many event streams",
+        "This user has http.max_event_streams_per_user live event streams open already (one per open booking"
+        " page): close a page, or ask the operator to raise the setting.",
+    ),
     "internal-error": ("Internal error", "Something failed on our side; quote the request_id when reporting it."),
     "storage-unavailable": (
         "Storage unavailable",

@@ -10,7 +10,7 @@ from aiohttp import web
 from .. import keys
 from ..config import CorsConfig
 from ..models import Access
-from . import account, api, do_not_call, health, openapi, users, views, webhook
+from . import account, api, do_not_call, health, live, openapi, users, views, webhook
 from .access import add_route, allow
 from .static import setup_static
 
@@ -45,6 +45,7 @@ def _pages(app: web.Application) -> None:
     add_route(app, Access.SIGNED_IN, "GET", "/", views.index, name="index")
     add_route(app, Access.SIGNED_IN, "POST", "/", views.book_call, name="book_call")
     add_route(app, Access.SIGNED_IN, "GET", "/calls/table", views.calls_table, name="calls_table")
+    add_route(app, Access.SIGNED_IN, "GET", "/events", live.call_events, name="call_events")
     add_route(app, Access.SIGNED_IN, "GET", f"/calls/{CALL_ID}", views.call_page, name="call_page")
     add_route(app, Access.SIGNED_IN, "POST", f"/calls/{CALL_ID}/cancel", views.cancel_call, name="cancel_call")
     add_route(app, Access.SIGNED_IN, "GET", "/account", account.account_page, name="account")

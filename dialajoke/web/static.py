@@ -19,7 +19,7 @@ from aiohttp import web
 from ..config import ConfigError
 
 STATIC_PREFIX = "/static/"
-PAGE_FILES = ("app.js", "times.js", "style.css", "favicon.svg")
+PAGE_FILES = ("app.js", "times.js", "live.js", "style.css", "favicon.svg")
 
 
 def setup_static(app: web.Application, folder: Path) -> web.AbstractResource:

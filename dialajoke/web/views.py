@@ -74,14 +74,14 @@ async def call_page(request: web.Request) -> web.Response:
         raise Problem.of("call-not-found", 404, f"You have no call {call_id}.")
     context = {
         "call": call,
-        "reason": _reasons(request, [call]).get(call.id),
+        "reason": reasons(request, [call]).get(call.id),
         "timeline": [(wall_time(entry.at, call.timezone), entry) for entry in call.events],
     }
     return await render(request, "call.html", context)
 
 
 async def calls_table(request: web.Request) -> web.Response:
-    """Just the calls table, for the page to refresh itself without losing what is typed."""
+    """Just the lists of calls, for the live page to draw again when a call arrives in a list that was empty."""
     context = {**await _calls_context(request), "booked": booked_id(request)}
     return await render(request, "_calls.html", context)
 
@@ -118,22 +118,38 @@ async def _render_index(
 
 async def _calls_context(request: web.Request) -> dict[str, Any]:
     store = request.app[keys.STORE]
-    principal = request[keys.PRINCIPAL]
-    owner = await _owner_chosen(request)
-    owner_id = owner.id if owner else None if principal.is_admin else principal.user_id
+    owner, owner_id = await owner_shown(request)
+    # Read before the lists: the live stream starts from here, so a change made while they
+    # are read is sent again rather than lost.
+    after = await store.last_change()
     in_progress = set(CallStatus) - FINAL_STATUSES
     recent = await store.list_calls(statuses=FINAL_STATUSES, limit=TABLE_ROWS, owner_id=owner_id)
     return {
         "upcoming": await store.list_calls(statuses=in_progress, limit=TABLE_ROWS, upcoming=True, owner_id=owner_id),
         "recent": recent,
-        "reasons": _reasons(request, recent),
+        "reasons": reasons(request, recent),
+        "positions": queue_positions(request),
         "owner": owner.name if owner else "",
-        "owners": await _owner_names(request),
+        "owners": await owner_names(request),
         "refresh": _refresh_url(request, owner),
+        "after": after,
     }
 
 
-def _reasons(request: web.Request, calls: Iterable[Call]) -> dict[int, str]:
+async def owner_shown(request: web.Request) -> tuple[User | None, int | None]:
+    """Whose calls the page shows: the user an admin chose (or None), and the owner id to list by
+    (None: every call, for an admin who chose no one)."""
+    principal = request[keys.PRINCIPAL]
+    owner = await _owner_chosen(request)
+    return owner, owner.id if owner else None if principal.is_admin else principal.user_id
+
+
+def queue_positions(request: web.Request) -> dict[int, int]:
+    """Due calls waiting for a free line: call id -> how many go before it."""
+    return request.app[keys.CALL_CONTROL].queue_positions()
+
+
+def reasons(request: web.Request, calls: Iterable[Call]) -> dict[int, str]:
     """Why each finished call ended as it did, by id; a call with nothing to say has no entry."""
     ring_timeout_s = request.app[keys.CONFIG].telnyx.ring_timeout_s
     reasons = {call.id: outcome_in_words(call, ring_timeout_s=ring_timeout_s) for call in calls}
@@ -151,7 +167,7 @@ async def _owner_chosen(request: web.Request) -> User | None:
     return await request.app[keys.ACCOUNTS].find_user(name)
 
 
-async def _owner_names(request: web.Request) -> dict[int, str]:
+async def owner_names(request: web.Request) -> dict[int, str]:
     """For an admin's page, who booked each call; nothing for anyone else's."""
     if not request[keys.PRINCIPAL].is_admin:
         return {}
@@ -159,7 +175,7 @@ async def _owner_names(request: web.Request) -> dict[int, str]:
 
 
 def _refresh_url(request: web.Request, owner: User | None) -> str:
-    """Where the page fetches its calls table again: the same calls, the same call highlighted."""
+    """Where the live page fetches its lists again: the same calls, the same call highlighted."""
     query = {}
     if (booked := booked_id(request)) is not None:
         query["booked"] = str(booked)
