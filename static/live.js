@@ -44,14 +44,26 @@
   function place(card, section) {
     var list = document.getElementById(section + "-calls");
     if (!list) { redraw(); return; }
-    var old = document.getElementById(card.id);
+    var old = document.getElementById(card.id), left = old && old.parentElement;
     if (old) {
       if (old.classList.contains("booked")) card.classList.add("booked");
       old.remove();
     }
-    if (section === "recent") { list.insertBefore(card, list.firstElementChild); return; }
-    var next = Array.prototype.find.call(list.children, function (row) { return !comesBefore(row, card); });
-    list.insertBefore(card, next || null);
+    if (section === "recent") {
+      list.insertBefore(card, list.firstElementChild);
+    } else {
+      var next = Array.prototype.find.call(list.children, function (row) { return !comesBefore(row, card); });
+      list.insertBefore(card, next || null);
+    }
+    if (left && !left.children.length) showEmpty(left);
+  }
+
+  // The last call gone from a list: it says it is empty, as the server draws an empty list.
+  function showEmpty(list) {
+    var empty = document.createElement("p");
+    empty.className = "empty";
+    empty.textContent = list.dataset.empty;
+    list.closest("table").replaceWith(empty);
   }
 
   function announce(text) {

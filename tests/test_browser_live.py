@@ -38,6 +38,9 @@ async def test_a_call_goes_from_scheduled_to_completed_on_the_page_without_polli
     announcements = page.locator("[aria-live=polite]")
     await expect(announcements).to_have_text(re.compile(rf"^Call {call_id} to \+1 202-555-0142: completed"))
     assert [url for url in requested if "/calls/table" in url] == []
+    upcoming_list = page.get_by_role("region", name="Upcoming and in progress")
+    await expect(upcoming_list).to_contain_text("Nothing waiting to ring.")
+    await expect(page.locator("#upcoming-calls")).to_have_count(0)
 
 
 async def test_the_page_says_it_is_reconnecting_while_the_service_is_away(
