@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from playwright.async_api import expect
 
-from .browser import OpenPage, book, fill_in
+from .browser import PHONE, OpenPage, book, fill_in, fits_the_screen
 from .service import Service
 
 StartService = Callable[..., Awaitable[Service]]
@@ -59,3 +59,31 @@ async def test_the_page_says_it_is_reconnecting_while_the_service_is_away(
     await expect(note).to_be_hidden(timeout=RECONNECT_TIMEOUT_MS)
     booked = await again.book("+12025550142")
     await expect(page.locator(f"#call-{booked['id']} .status")).to_have_text("scheduled")
+
+
+async def test_on_a_phone_a_call_is_cancelled_from_its_card_and_another_is_followed_live(
+    service: Service, open_page: OpenPage
+) -> None:
+    page = await open_page(viewport=PHONE)
+    await fill_in(page, to="+1 202 555 0142", date="2026-11-24", at="09:01")
+    assert await book(page) == 303
+    followed = 1
+    upcoming = page.get_by_role("region", name="Upcoming and in progress")
+    await expect(upcoming.locator(f"#call-{followed} .status")).to_have_text("scheduled")
+
+    other = await service.book("+12025550143", in_s=600)
+    await expect(upcoming.locator(f"#call-{other['id']} .status")).to_have_text("scheduled")
+    async with page.expect_event("load"):
+        await page.get_by_role("button", name=f"Cancel call {other['id']}").click()
+    recent = page.get_by_role("region", name="Recent calls")
+    await expect(recent.locator(f"#call-{other['id']} .status")).to_have_text("cancelled")
+    assert (await service.call(other["id"]))["status"] == "cancelled"
+
+    await page.evaluate("window.notReloaded = true")
+    call = await service.run_until_final(followed, advance_s=60)
+    await expect(recent.locator(f"#call-{followed} .status")).to_have_text("completed")
+    await expect(recent.locator(f"#call-{followed} .joke")).to_have_text(call["joke"])
+    assert await page.evaluate("window.notReloaded") is True
+    assert await fits_the_screen(page)
+    displays = await page.locator("#calls tr.call").evaluate_all("rows => rows.map(r => getComputedStyle(r).display)")
+    assert "table-row" not in displays
