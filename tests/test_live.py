@@ -12,6 +12,9 @@ from typing import Any
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from dialajoke import keys
+from dialajoke.store import CallChange
+
 from .service import NO_LIMITS, PASSWORD, Service, quick_telnyx, service_config
 
 StartService = Callable[..., Awaitable[Service]]
@@ -232,3 +235,31 @@ async def test_a_call_waiting_for_a_free_line_shows_how_many_go_before_it(start_
     page = await (await service.pages.get("/")).text()
     assert "waiting for a free line, 2 ahead" in page
     assert "waiting for a free line, 0 ahead" in page
+
+
+async def test_a_stream_reads_other_users_changes_once_not_again_at_every_wake_up(service: Service) -> None:
+    store = service.app[keys.STORE]
+    reads: list[tuple[int, list[int]]] = []
+    """(after, call ids found) of each read of alice's stream."""
+    call_changes = store.call_changes
+
+    async def recording(*, after: int, owner_id: int | None = None, limit: int = 100) -> list[CallChange]:
+        changes = await call_changes(after=after, owner_id=owner_id, limit=limit)
+        if owner_id == service.user.id:
+            reads.append((after, [change.call_id for change in changes]))
+        return changes
+
+    setattr(store, "call_changes", recording)  # noqa: B010  (the stream reads through the app's store)
+    stream = await follow(service.pages)
+    await service.add_user("bob", PASSWORD)
+    bob = await service.new_client(await service.add_key("bob"))
+    bobs_first = await book_as(service, bob, "+12025550142")
+    bobs_first_change = await store.last_change()
+    for number in ("+12025550143", "+12025550144"):
+        await book_as(service, bob, number)
+
+    mine = await service.book("+12025550145")
+    await stream.next(about(mine))
+
+    [after] = [after for after, found in reads if mine["id"] in found]
+    assert after >= bobs_first_change, f"bob's call {bobs_first['id']} was read again with alice's"

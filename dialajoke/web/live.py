@@ -126,9 +126,12 @@ class _Feed:
         """Send the cards of the calls changed since ``after``; the id of the last change sent."""
         store = self.request.app[keys.STORE]
         while True:
+            # Every change up to ``newest`` is read by the query below: when none of them is this
+            # page's, the next wake-up starts after them, so other users' busy calls are read once.
+            newest = await store.last_change()
             changes = await store.call_changes(after=after, owner_id=self.owner_id, limit=BATCH)
             if not changes:
-                return after
+                return max(after, newest)
             latest = {change.call_id: change.change_id for change in changes}
             # Each call once, in the order of its latest change, with that change's id: a page
             # cut off half way resumes after the last card it had, and misses none after it.
@@ -141,7 +144,7 @@ class _Feed:
                     await self._send_card(call, positions.get(call.id), change_id=latest[call.id])
             after = changes[-1].change_id
             if len(changes) < BATCH:
-                return after
+                return max(after, newest)
 
     async def _send_positions(self) -> None:
         """Send again the cards of this page's waiting calls whose place in line changed."""
