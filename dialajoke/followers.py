@@ -30,21 +30,38 @@ class Followers:
     def __init__(self, max_per_user: int) -> None:
         self._max_per_user = max_per_user
         self._open: Counter[int] = Counter()
+        self._ends: dict[int, asyncio.Event] = {}
         self.stopping = asyncio.Event()
         """Set when the service stops: every stream ends, and no new one starts."""
 
     @contextmanager
-    def follow(self, user_id: int) -> Iterator[None]:
-        """Count a stream of ``user_id``'s while the block runs; raises :class:`TooManyStreams` past the limit."""
+    def follow(self, user_id: int) -> Iterator[asyncio.Event]:
+        """Count a stream of ``user_id``'s while the block runs; raises :class:`TooManyStreams` past the limit.
+
+        Yields an event set by :meth:`end`: the stream must end then.
+        """
         if self._open[user_id] >= self._max_per_user:
             raise TooManyStreams(self._max_per_user)
         self._open[user_id] += 1
+        ended = self._ends.setdefault(user_id, asyncio.Event())
         try:
-            yield
+            yield ended
         finally:
             self._open[user_id] -= 1
             if not self._open[user_id]:
                 del self._open[user_id]
+                if self._ends.get(user_id) is ended:
+                    del self._ends[user_id]
+
+    def end(self, user_id: int) -> None:
+        """End every stream of ``user_id`` now: a session of theirs ended, or they were disabled.
+
+        A page whose session is still good reconnects and resumes where it was; the others are
+        refused at once, instead of being sent calls until they close.
+        """
+        ended = self._ends.pop(user_id, None)
+        if ended is not None:
+            ended.set()
 
     def open_streams(self, user_id: int) -> int:
         """How many streams ``user_id`` holds open now."""

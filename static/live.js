@@ -76,7 +76,14 @@
     source.addEventListener("open", function () { note.hidden = true; });
     source.addEventListener("error", function () {
       note.hidden = false;
-      if (source.readyState === EventSource.CLOSED) setTimeout(connect, RETRY_MS);
+      if (source.readyState !== EventSource.CLOSED) return;
+      redraw();  // refused: a page signed out meanwhile goes to the sign-in page
+      setTimeout(connect, RETRY_MS);
+    });
+    // The page missed more than the service goes back over: it draws its lists as they are now.
+    source.addEventListener("reset", function (event) {
+      after = event.lastEventId;
+      redraw();
     });
     source.addEventListener("call", function (event) {
       if (event.lastEventId) after = event.lastEventId;

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from dialajoke import keys
 from dialajoke.store import CallChange
+from dialajoke.web import live
 
-from .service import NO_LIMITS, PASSWORD, Service, quick_telnyx, service_config
+from .service import NO_LIMITS, PASSWORD, Service, csrf_token, quick_telnyx, service_config
 
 StartService = Callable[..., Awaitable[Service]]
 EVENT_TIMEOUT_S = 10.0
@@ -263,3 +265,69 @@ async def test_a_stream_reads_other_users_changes_once_not_again_at_every_wake_u
 
     [after] = [after for after, found in reads if mine["id"] in found]
     assert after >= bobs_first_change, f"bob's call {bobs_first['id']} was read again with alice's"
+
+
+async def test_signing_out_ends_the_users_streams_and_a_new_one_is_refused(service: Service) -> None:
+    stream = await follow(service.pages)
+    token = csrf_token(await (await service.pages.get("/")).text())
+
+    signed_out = await service.pages.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+
+    assert signed_out.status == 303
+    assert await stream.ended()
+    refused = await service.pages.get("/events", allow_redirects=False)
+    assert refused.status == 303
+    assert refused.headers["Location"].startswith("/login")
+
+
+async def test_a_user_disabled_by_an_admin_is_sent_nothing_more(service: Service) -> None:
+    bobs_page = await signed_in_page(service, "bob")
+    bobs = await follow(bobs_page)
+    admins_page = await signed_in_page(service, "carol", admin=True)
+    token = csrf_token(await (await admins_page.get("/users")).text())
+
+    disabled = await admins_page.post("/users/bob/disable", data={"csrf_token": token}, allow_redirects=False)
+
+    assert disabled.status == 303
+    assert await bobs.ended()
+
+
+async def test_a_stream_whose_user_was_disabled_elsewhere_ends_at_its_next_session_check(service: Service) -> None:
+    bob = await service.add_user("bob", PASSWORD)
+    bobs_page = await service.new_client()
+    await service.sign_in(bobs_page, "bob", PASSWORD)
+    bobs = await follow(bobs_page)
+    bobs_call = await book_as(service, await service.new_client(await service.add_key("bob")), "+12025550142")
+    await bobs.next(about(bobs_call))
+
+    await service.app[keys.STORE].disable_user(bob.id)  # as the command line does, from another process
+    service.clock.advance(max(live.SESSION_CHECK_S, service.config.auth.key_cache_s) + 1)
+
+    assert await bobs.ended()
+
+
+async def test_a_stream_opened_from_another_sites_page_is_refused(service: Service) -> None:
+    for site in ("cross-site", "same-site"):
+        refused = await service.pages.get("/events", headers={"Sec-Fetch-Site": site})
+
+        assert refused.status == 403, site
+        assert (await refused.json())["type"] == "/problems/cross-site-request"
+    assert (await follow(service.pages, **{"Sec-Fetch-Site": "same-origin"})).response.status == 200
+
+
+async def test_a_page_that_missed_too_much_is_told_to_draw_its_lists_again(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "MAX_REPLAYED_CHANGES", 2)
+    first = await service.book("+12025550142")
+    for number in ("+12025550143", "+12025550144", "+12025550145"):
+        await service.book(number)
+    newest = await service.app[keys.STORE].last_change()
+
+    for start in ({"Last-Event-ID": "0"}, {"Last-Event-ID": str(newest + 1000)}):
+        stream = await follow(service.pages, **start)
+        reset = await stream.next()
+        assert (reset.event, reset.id) == ("reset", str(newest))
+
+    await service.client.delete(f"/api/calls/{first['id']}")
+    assert (await stream.next()).data["status"] == "cancelled"

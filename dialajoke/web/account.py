@@ -73,6 +73,7 @@ async def change_password(request: web.Request) -> web.Response:
     except WeakPassword as exc:
         return await _render_account(request, errors={"new": str(exc)}, status=400)
     await sessions.restamp(request, user)
+    request.app[keys.FOLLOWERS].end(user.id)  # the other sessions' pages stop at once; this one's reconnect
     raise web.HTTPSeeOther(location=request.app.router["account"].url_for().with_query(done="password"))
 
 

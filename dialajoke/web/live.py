@@ -24,9 +24,10 @@ from ..clock import sleep
 from ..followers import TooManyStreams
 from ..models import FINAL_STATUSES, Call
 from ..store import MAX_ID
-from . import views
+from . import sessions, views
 from .formats import for_people
 from .problems import Problem
+from .security import CROSS_SITE_DETAIL
 from .sessions import csrf_token
 
 CHANGE_ID = re.compile(r"[0-9]{1,19}")
@@ -34,6 +35,13 @@ BATCH = 100
 """Changes read at once: a page back from a long sleep catches up in several reads, never one huge one."""
 KEEP_ALIVE_S = 15.0
 """A comment line this often, so that proxies keep a quiet stream open."""
+SESSION_CHECK_S = 15.0
+"""How often a stream checks its session again, for a sign-out or a disable in another process."""
+MAX_REPLAYED_CHANGES = 5_000
+"""Changes of every user a reconnecting page may ask to go back over; beyond, it draws its lists again.
+Reading the feed is a range of all users' changes, so this bounds what one reconnect costs."""
+OTHER_SITES = frozenset({"cross-site", "same-site"})
+"""Sec-Fetch-Site values of a request another site's page made the browser send."""
 POSITIONS_EVERY_S = 1.0
 """Places in the line are sent again at most this often per stream: a busy line moves many times a second."""
 
@@ -46,13 +54,16 @@ async def call_events(request: web.Request) -> web.StreamResponse:
         after = _change_id(request, "after", request.query.get("after"))
     if after is None:
         after = await store.last_change()
+    if request.headers.get("Sec-Fetch-Site") in OTHER_SITES:
+        # Safe as a GET is, a stream holds one of the user's few places for as long as it is open.
+        raise Problem.of("cross-site-request", 403, CROSS_SITE_DETAIL)
     _, owner_id = await views.owner_shown(request)
     followers = request.app[keys.FOLLOWERS]
     try:
-        with followers.follow(request[keys.PRINCIPAL].user_id):
+        with followers.follow(request[keys.PRINCIPAL].user_id) as user_ended:
             async with sse_response(request, ping_interval=KEEP_ALIVE_S) as stream:
                 feed = _Feed(request, stream, owner_id, await _card_context(request))
-                await feed.run(after)
+                await feed.run(after, user_ended)
             return stream
     except TooManyStreams as exc:
         detail = (
@@ -97,14 +108,29 @@ class _Feed:
     owners: dict[int, int | None] = field(default_factory=dict)
     """The owner of each call the line held, so that another user's is looked up once."""
 
-    async def run(self, after: int) -> None:
+    async def run(self, after: int, user_ended: asyncio.Event) -> None:
+        """Send changes until the page goes, the service stops, or the user's session may no longer see them.
+
+        :param user_ended: set when a session of the user ended in this process (sign-out, password
+            change, disabled): the stream ends at once, and a page still signed in reconnects.
+        """
         app = self.request.app
         store, call_control, clock = app[keys.STORE], app[keys.CALL_CONTROL], app[keys.CLOCK]
-        ended = [asyncio.ensure_future(app[keys.FOLLOWERS].stopping.wait()), asyncio.ensure_future(self.stream.wait())]
+        ended = [
+            asyncio.ensure_future(app[keys.FOLLOWERS].stopping.wait()),
+            asyncio.ensure_future(self.stream.wait()),
+            asyncio.ensure_future(user_ended.wait()),
+        ]
         line_seen = call_control.line_version
         positions_due = clock.time()
+        session_due = clock.time() + SESSION_CHECK_S
         try:
+            after = await self._resume_point(after)
             while True:
+                if clock.time() >= session_due:
+                    if not await self._still_signed_in():
+                        return
+                    session_due = clock.time() + SESSION_CHECK_S
                 after = await self._send_changes(after)
                 if line_seen != call_control.line_version and clock.time() >= positions_due:
                     line_seen = call_control.line_version
@@ -114,13 +140,29 @@ class _Feed:
                     line: Awaitable[None] = call_control.wait_line_moved(line_seen)
                 else:
                     line = sleep(clock, positions_due - clock.time())
-                if await _first_of(ended, [store.wait_for_change(after), line]):
+                session = sleep(clock, session_due - clock.time())
+                if await _first_of(ended, [store.wait_for_change(after), line, session]):
                     return
         except (ConnectionResetError, TimeoutError):
             return  # the page went away (or stalled, and aiohttp-sse cut it off)
         finally:
             for waiter in ended:
                 waiter.cancel()
+
+    async def _resume_point(self, after: int) -> int:
+        """Where the feed goes on from: ``after``, unless the page missed too much (or names a change
+        this database never made): then it is told to draw its lists again, and goes on from now."""
+        newest = await self.request.app[keys.STORE].last_change()
+        if 0 <= newest - after <= MAX_REPLAYED_CHANGES:
+            return after
+        await self.stream.send("{}", id=str(newest), event="reset")
+        return newest
+
+    async def _still_signed_in(self) -> bool:
+        """Whether the session the stream was opened with still speaks for its user: not signed out,
+        disabled or its password changed, also by another process."""
+        principal = await sessions.signed_in(self.request)
+        return principal is not None and principal.user_id == self.request[keys.PRINCIPAL].user_id
 
     async def _send_changes(self, after: int) -> int:
         """Send the cards of the calls changed since ``after``; the id of the last change sent."""

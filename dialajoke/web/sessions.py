@@ -104,10 +104,13 @@ async def sign_out(request: web.Request) -> None:
 
 
 async def _end(request: web.Request, session: aiohttp_session.Session) -> None:
-    """Write the session's id down as ended until it would have expired (nothing to do for a session without one)."""
+    """Write the session's id down as ended until it would have expired (nothing to do for a session without one),
+    and end its user's live streams: those of other sessions still good reconnect at once."""
     session_id, expires_at = session.get(_SESSION_ID), _expires_at(request, session)
     if isinstance(session_id, str) and expires_at is not None and expires_at > request.app[keys.CLOCK].time():
         await request.app[keys.ACCOUNTS].end_session(session_id, until=expires_at)
+    if isinstance(user_id := session.get(_USER), int):
+        request.app[keys.FOLLOWERS].end(user_id)
 
 
 def _expires_at(request: web.Request, session: aiohttp_session.Session) -> float | None:

@@ -36,13 +36,14 @@ async def disable_user(request: web.Request) -> web.Response:
     if name.casefold() == request[keys.PRINCIPAL].name.casefold():
         raise Problem(409, "Cannot disable yourself", "Another admin must disable your user, so one always remains.")
     try:
-        await request.app[keys.ACCOUNTS].disable_user(name)
+        disabled = await request.app[keys.ACCOUNTS].disable_user(name)
     except UserNotFound:
         raise Problem(404, "User not found", f"There is no user named {name}.") from None
     except LastAdmin:
         raise Problem(
             409, "Last admin", f"{name} is the last admin who is not disabled: make another admin first."
         ) from None
+    request.app[keys.FOLLOWERS].end(disabled.id)
     raise web.HTTPSeeOther(location=request.app.router["users"].url_for())
 
 
