@@ -89,6 +89,15 @@ async def test_a_huge_unknown_field_name_gets_a_small_answer_naming_its_start(se
     assert "unknown field" in detail
 
 
+async def test_a_huge_timezone_gets_a_small_answer_on_timezone(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), "timezone": "Europe/" + "x" * 60_000}
+
+    errors = await refusal_of(service, body)
+
+    assert list(errors) == ["timezone"]
+    assert "not a time zone" in errors["timezone"]
+
+
 @pytest.mark.parametrize(
     ("at_offset_s", "why"),
     [(-1, "passed"), (31 * 24 * 3600, "30 days")],

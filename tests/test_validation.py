@@ -221,6 +221,15 @@ def test_a_zone_region_that_is_not_a_zone_is_refused_on_timezone(zone: str) -> N
     assert list(errors) == ["timezone"]
 
 
+def test_a_huge_zone_is_refused_without_repeating_it() -> None:
+    errors = api_errors(booking(timezone="Europe/" + "x" * 60_000))
+
+    assert list(errors) == ["timezone"]
+    assert "'Europe/xxx" in errors["timezone"]
+    assert "is not a time zone" in errors["timezone"]
+    assert len(errors["timezone"]) < 300
+
+
 def test_the_form_refuses_a_bad_zone_on_timezone() -> None:
     errors = form_errors(form(timezone="Atlantis/Capital"))
 
