@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from .service import Service
+from .test_openapi import assert_answers_as_documented
 
 
 async def test_booking_answers_201_with_the_call_and_where_it_lives(service: Service) -> None:
@@ -52,6 +53,49 @@ async def test_an_unknown_field_is_refused_by_name_and_books_nothing(service: Se
     assert (error["field"], error["pointer"]) == ("callback/url~", "#/callback~1url~0")
     assert "unknown field" in error["detail"]
     assert (await (await service.client.get("/api/calls")).json())["calls"] == []
+
+
+SMALL_ANSWER_BYTES = 4096
+"""The most an error answer may weigh, however large the request that earned it."""
+
+
+async def refusal_of(service: Service, body: dict[str, Any]) -> dict[str, str]:
+    """The 400 answer's errors, field to detail, once the answer is found small and as documented."""
+    response = await service.client.post("/api/calls", json=body)
+
+    assert response.status == 400
+    assert len(await response.read()) < SMALL_ANSWER_BYTES
+    await assert_answers_as_documented(response, "/api/calls", "post")
+    return {error["field"]: error["detail"] for error in (await response.json())["errors"]}
+
+
+async def test_thousands_of_unknown_fields_get_a_small_answer_naming_the_first_and_counting_the_rest(
+    service: Service,
+) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), **{f"k{number:04}": 1 for number in range(5000)}}
+
+    errors = await refusal_of(service, body)
+
+    assert list(errors)[:10] == [f"k{number:04}" for number in range(10)]
+    assert "4,990 more unknown fields" in errors[""]
+
+
+async def test_a_huge_unknown_field_name_gets_a_small_answer_naming_its_start(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), "callback" * 7500: 1}
+
+    [(field, detail)] = (await refusal_of(service, body)).items()
+
+    assert field.startswith("callbackcallback")
+    assert "unknown field" in detail
+
+
+async def test_a_huge_timezone_gets_a_small_answer_on_timezone(service: Service) -> None:
+    body = {"to": "+12025550142", "at": service.iso_in(3600), "timezone": "Europe/" + "x" * 60_000}
+
+    errors = await refusal_of(service, body)
+
+    assert list(errors) == ["timezone"]
+    assert "not a time zone" in errors["timezone"]
 
 
 @pytest.mark.parametrize(

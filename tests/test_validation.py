@@ -221,6 +221,15 @@ def test_a_zone_region_that_is_not_a_zone_is_refused_on_timezone(zone: str) -> N
     assert list(errors) == ["timezone"]
 
 
+def test_a_huge_zone_is_refused_without_repeating_it() -> None:
+    errors = api_errors(booking(timezone="Europe/" + "x" * 60_000))
+
+    assert list(errors) == ["timezone"]
+    assert "'Europe/xxx" in errors["timezone"]
+    assert "is not a time zone" in errors["timezone"]
+    assert len(errors["timezone"]) < 300
+
+
 def test_the_form_refuses_a_bad_zone_on_timezone() -> None:
     errors = form_errors(form(timezone="Atlantis/Capital"))
 
@@ -265,6 +274,30 @@ def test_a_field_the_api_does_not_know_is_refused_by_name() -> None:
     assert list(errors) == ["tz"]
     assert "unknown field 'tz'" in errors["tz"]
     assert "remove it" in errors["tz"]
+
+
+def test_thousands_of_unknown_fields_are_named_ten_at_most_and_the_rest_counted() -> None:
+    errors = api_errors(booking(**{f"extra{number}": 1 for number in range(5000)}))
+
+    assert list(errors) == [*(f"extra{number}" for number in range(10)), ""]
+    assert "and 4,990 more unknown fields: remove them" in errors[""]
+
+
+def test_an_unknown_field_named_nothing_keeps_its_message_beside_the_count_of_the_others() -> None:
+    errors = api_errors(booking(**{"": 1}, **{f"extra{number}": 1 for number in range(12)}))
+
+    assert "unknown field ''" in errors[""]
+    assert "and 3 more unknown fields" in errors[""]
+
+
+def test_a_huge_unknown_field_name_is_shortened_where_it_names_the_field() -> None:
+    name = "x" * 60_000
+
+    [(field, message)] = api_errors(booking(**{name: 1})).items()
+
+    assert field == "x" * 64 + "\N{HORIZONTAL ELLIPSIS}"
+    assert "unknown field" in message
+    assert len(message) < 300
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from typing import Any
 import phonenumbers
 from pydantic import ValidationError
 
-from .payloads import BookingPayload, field_errors
+from .payloads import BookingPayload, field_errors, shortened
 
 # Unless told to keep them, phonenumbers passes each metadata pattern through
 # re.compile (a lookup in re's own cache) on every use, a dozen times per number.
@@ -182,12 +182,15 @@ def _refuse_invisible_characters(raw: str) -> None:
 
 
 def timezone_name(raw: object) -> str:
+    """``raw``, when it is a zone name zoneinfo knows; the refusal repeats only the start of it."""
     if not isinstance(raw, str) or not raw:
         raise _FieldProblem(ZONE_WANTED)
     try:
         zoneinfo.ZoneInfo(raw)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise _FieldProblem(f"{raw!r} is not a time zone: use an IANA name such as America/Chicago") from None
+        raise _FieldProblem(
+            f"{shortened(raw)!r} is not a time zone: use an IANA name such as America/Chicago"
+        ) from None
     return raw
 
 
