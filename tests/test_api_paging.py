@@ -136,3 +136,14 @@ async def test_a_bad_cursor_or_time_is_a_400_naming_the_field(service: Service, 
     assert response.status == 400
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert [error["field"] for error in (await response.json())["errors"]] == [field]
+
+
+async def test_an_unknown_status_is_named_shortened_in_the_refusal(service: Service) -> None:
+    response = await service.client.get("/api/calls", params={"status": "x" * 4000})
+
+    assert response.status == 400
+    problem = await response.json()
+    [error] = problem["errors"]
+    assert error["field"] == "status"
+    assert len(error["detail"]) < 200
+    assert len(await response.read()) < 2000

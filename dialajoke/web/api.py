@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .. import keys
 from ..calls.bookings import CallNotCancellable, CallNotFound
+from ..calls.payloads import shortened
 from ..calls.refusals import BookingRefused
 from ..calls.validation import InvalidRequest, parse_json_request
 from ..models import Call, CallStatus
@@ -198,7 +199,7 @@ def _list_filters(query: Mapping[str, str]) -> _ListFilters:
         names = query["status"].split(",")
         unknown = [name for name in names if name not in _STATUS_NAMES]
         if unknown:
-            errors["status"] = f"unknown status {unknown[0]!r}; use one of {', '.join(CallStatus)}"
+            errors["status"] = f"unknown status {shortened(unknown[0])!r}; use one of {', '.join(CallStatus)}"
         statuses = [CallStatus(name) for name in names if not unknown]
     limit = query.get("limit", "50")
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LIST_LIMIT:
