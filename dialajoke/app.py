@@ -275,6 +275,7 @@ async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
             config.scheduler,
             config.protection,
             live=config.telnyx.is_live,
+            cancelled=call_control.leave_line,
         )
         async with bookings:
             app[keys.BOOKINGS] = bookings

@@ -311,3 +311,20 @@ async def test_wait_moved_returns_once_the_line_moves(clock: ManualClock) -> Non
 
     await asyncio.wait_for(waiter, 5)
     assert gate.version > seen
+
+
+async def test_a_cancelled_call_leaves_the_line_at_once_and_those_behind_it_move_up(clock: ManualClock) -> None:
+    gate = DialGate(rate_per_s=1000, max_active=1, clock=clock)
+    turns = [gate.ticket(call_id, ALICE) for call_id in (1, 2, 3, 4)]
+    seen = gate.version
+
+    gate.leave(3)
+    gate.leave(1)  # admitted already: it holds its place until released
+    gate.leave(77)  # never in the line
+
+    assert turns[2].cancelled()
+    assert not turns[0].cancelled()
+    assert gate.ahead() == {2: 0, 4: 1}
+    assert gate.version == seen + 1
+    gate.release(1)
+    assert turns[1].done()

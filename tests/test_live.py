@@ -238,6 +238,11 @@ async def test_a_call_waiting_for_a_free_line_shows_how_many_go_before_it(start_
     assert "waiting for a free line, 2 ahead" in page
     assert "waiting for a free line, 0 ahead" in page
 
+    await service.client.delete(f"/api/calls/{calls[2]['id']}")
+    service.clock.advance(1)
+    moved_up = await stream.next(about(calls[3]))
+    assert "waiting for a free line, 1 ahead" in moved_up.data["html"]
+
 
 async def test_a_stream_reads_other_users_changes_once_not_again_at_every_wake_up(service: Service) -> None:
     store = service.app[keys.STORE]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..clock import Clock
@@ -55,6 +56,8 @@ class Bookings:
     :param protection: what protects the callees: destinations, calling hours, limits.
     :param live: whether calls ring real phones; on the simulator, calling hours are only
         noted unless ``protection.calling_hours_on_simulator`` says to keep them.
+    :param cancelled: told the id of each call cancelled, for a call already due and waiting
+        for a free line to leave it (the dialer's ``leave_line``).
 
     ``async with bookings:`` runs the pager that brings calls into the queue.
     """
@@ -69,10 +72,12 @@ class Bookings:
         protection: ProtectionConfig | None = None,
         *,
         live: bool = False,
+        cancelled: Callable[[int], None] = lambda call_id: None,
     ) -> None:
         protection = protection or ProtectionConfig()
         self._store = store
         self._queue = queue
+        self._cancelled = cancelled
         self._clock = clock
         self._from_number = from_number
         self._misfire_grace_s = settings.misfire_grace_s
@@ -203,6 +208,7 @@ class Bookings:
                 raise CallNotFound(call_id)
             raise CallNotCancellable(call)
         self._queue.cancel((call_id, cancelled.owner_id))
+        self._cancelled(call_id)
         return cancelled
 
     async def pending(self) -> int:

@@ -153,6 +153,10 @@ class CallControl:
         """Due calls waiting for a free line: call id -> how many calls the gate admits before it."""
         return self._gate.ahead()
 
+    def leave_line(self, call_id: int) -> None:
+        """A due call waiting for a free line was cancelled: the calls behind it move up at once."""
+        self._gate.leave(call_id)
+
     @property
     def line_version(self) -> int:
         """How many times the line of due calls has moved: the argument of :meth:`wait_line_moved`."""

@@ -15,6 +15,7 @@ only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -73,6 +74,8 @@ class DialGate:
         """Counts the moves of the line (a call joined it or left it), so that a watcher knows it missed none."""
         self._moved = asyncio.Event()
         """Set, and replaced by a fresh one, each time the line moves."""
+        self._turns: dict[int, asyncio.Future[None]] = {}
+        """The turn of each call waiting, by call id, so that one can leave the line at once (:meth:`leave`)."""
 
     def ticket(self, call_id: int, owner: Owner, *, urgent: bool = False) -> asyncio.Future[None]:
         """Join the line without waiting: the future completes when the call's turn comes.
@@ -91,10 +94,26 @@ class DialGate:
             raise GateClosed()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._line_of(owner, urgent).append((call_id, turn))
+        self._turns[call_id] = turn
+        turn.add_done_callback(functools.partial(self._forget_turn, call_id))
         self._waiting += 1
         self._line_moved()
         self._dispatch()
         return turn
+
+    def leave(self, call_id: int) -> None:
+        """A waiting call was cancelled: it leaves the line now, and the calls behind it move up.
+
+        Nothing happens for a call not waiting (admitted already, or never due).
+        """
+        turn = self._turns.pop(call_id, None)
+        if turn is not None and not turn.done():
+            turn.cancel()
+            self._line_moved()
+
+    def _forget_turn(self, call_id: int, turn: asyncio.Future[None]) -> None:
+        if self._turns.get(call_id) is turn:
+            del self._turns[call_id]
 
     @property
     def version(self) -> int:
@@ -110,8 +129,7 @@ class DialGate:
         """How many calls wait before each waiting call (call id -> count), in the order the gate will admit them.
 
         Urgent redials first, then the rounds between owners, played forward on copies of the
-        lines: O(calls waiting). A call cancelled while it waits may still be counted until
-        its turn comes and it is skipped.
+        lines: O(calls waiting). A call cancelled while it waits has left the line (:meth:`leave`).
         """
         order = [call_id for call_id, turn in self._urgent if not turn.done()]
         this_round = deque((owner, deque(self._live(line))) for owner, line in self._this_round.items())
