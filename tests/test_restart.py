@@ -24,6 +24,16 @@ async def interrupt_dial(database: Path, clock: ManualClock, call_id: int) -> Ca
     return interrupted
 
 
+async def a_call_interrupted_while_dialing(
+    start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
+) -> Call:
+    """A call to +12025550142 booked, then the service stopped, as if it died while dialing it."""
+    first = await start_service(service_config(database))
+    booked = await first.book("+12025550142", in_s=60)
+    await first.stop()
+    return await interrupt_dial(database, clock, booked["id"])
+
+
 async def test_calls_pending_at_a_restart_still_ring_once(
     start_service: Callable[..., Awaitable[Service]], database: Path
 ) -> None:
@@ -79,13 +89,10 @@ async def test_a_call_due_longer_ago_than_the_grace_is_marked_missed(
 async def test_a_call_interrupted_while_dialing_is_dialed_again_with_the_same_command_id(
     start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
 ) -> None:
-    first = await start_service(service_config(database))
-    booked = await first.book("+12025550142", in_s=60)
-    await first.stop()
-    interrupted = await interrupt_dial(database, clock, booked["id"])
+    interrupted = await a_call_interrupted_while_dialing(start_service, database, clock)
 
     second = await start_service(service_config(database))
-    call = await second.run_until_final(booked["id"])
+    call = await second.run_until_final(interrupted.id)
 
     assert call["status"] == "completed"
     [placed] = second.simulator.dialed()
@@ -96,10 +103,7 @@ async def test_a_call_interrupted_while_dialing_is_dialed_again_with_the_same_co
 async def test_a_call_interrupted_while_dialing_is_not_dialed_again_once_its_number_opted_out(
     start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
 ) -> None:
-    first = await start_service(service_config(database))
-    booked = await first.book("+12025550142", in_s=60)
-    await first.stop()
-    await interrupt_dial(database, clock, booked["id"])
+    interrupted = await a_call_interrupted_while_dialing(start_service, database, clock)
     store = await SqliteCallStore.open(database, clock)
     try:
         await store.add_to_do_not_call("+12025550142", added_by="the command line")
@@ -107,7 +111,7 @@ async def test_a_call_interrupted_while_dialing_is_not_dialed_again_once_its_num
         await store.close()
 
     second = await start_service(service_config(database))
-    call = await second.run_until_final(booked["id"])
+    call = await second.run_until_final(interrupted.id)
 
     assert call["status"] == "cancelled"
     assert "do-not-call list" in call["events"][-1]["detail"]
@@ -140,14 +144,11 @@ async def test_a_call_in_progress_at_a_restart_is_still_ended_by_its_webhooks_or
 async def test_a_call_interrupted_while_dialing_long_ago_is_missed_not_rung(
     start_service: Callable[..., Awaitable[Service]], database: Path, clock: ManualClock
 ) -> None:
-    first = await start_service(service_config(database))
-    booked = await first.book("+12025550142", in_s=60)
-    await first.stop()
-    await interrupt_dial(database, clock, booked["id"])
+    interrupted = await a_call_interrupted_while_dialing(start_service, database, clock)
     clock.advance(60 + 301)
 
     second = await start_service(service_config(database))
-    call = await second.call(booked["id"])
+    call = await second.call(interrupted.id)
 
     assert call["status"] == "missed"
     assert "interrupted" in call["events"][-1]["detail"]
