@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from .. import keys
+from ..calls.payloads import shortened
 from ..clock import sleep
 from ..followers import TooManyStreams
 from ..models import FINAL_STATUSES, Call
@@ -85,7 +86,7 @@ def _change_id(request: web.Request, name: str, value: str | None) -> int | None
         raise Problem.of(
             "invalid-request",
             400,
-            f"{name} must be the id of a change this service sent (a whole number from 0), not {value[:40]!r}.",
+            f"{name} must be the id of a change this service sent (a whole number from 0), not {shortened(value)!r}.",
             errors={name: "must be a whole number from 0, as the stream's event ids are"},
         )
     return int(value)
